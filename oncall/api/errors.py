@@ -1,0 +1,84 @@
+"""The contract's error shape for every 4xx of the API.
+
+``{"error": {"code": "...", "message": "...", "fields": {...}}}`` (fields only for
+validation errors).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig
+from django.http import Http404
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+
+class ApiError(exceptions.APIException):
+    """An error with a machine code of its own, e.g. ``ApiError(409, "invalid_state", "...")``."""
+
+    def __init__(self, status_code: int, code: str, message: str) -> None:
+        self.status_code = status_code
+        super().__init__(detail=message, code=code)
+        self.error_code = code
+
+
+CODES: list[tuple[type[Exception], str]] = [
+    (exceptions.NotAuthenticated, "not_authenticated"),
+    (exceptions.AuthenticationFailed, "not_authenticated"),
+    (exceptions.PermissionDenied, "permission_denied"),
+    (exceptions.ParseError, "malformed_json"),
+    (exceptions.NotFound, "not_found"),
+    (exceptions.MethodNotAllowed, "method_not_allowed"),
+    (exceptions.NotAcceptable, "not_acceptable"),
+    (exceptions.UnsupportedMediaType, "unsupported_media_type"),
+    (exceptions.Throttled, "rate_limited"),
+    (exceptions.ValidationError, "invalid"),
+]
+
+
+def error_body(code: str, message: str, fields: dict[str, Any] | None = None) -> dict[str, Any]:
+    error: dict[str, Any] = {"code": code, "message": message}
+    if fields:
+        error["fields"] = fields
+    return {"error": error}
+
+
+def _flatten(detail: Any) -> Any:
+    if isinstance(detail, dict):
+        return {key: _flatten(value) for key, value in detail.items()}
+    if isinstance(detail, list):
+        if all(not isinstance(item, dict | list) for item in detail):
+            return [str(item) for item in detail]
+        return [_flatten(item) for item in detail]
+    return [str(detail)]
+
+
+def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    if isinstance(exc, RequestDataTooBig):
+        return Response(
+            error_body("too_large", "The request body is larger than 1 MiB."),
+            status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+        )
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        return None
+    if isinstance(exc, ApiError):
+        response.data = error_body(exc.error_code, str(exc.detail))
+        return response
+    if isinstance(exc, Http404 | DjangoPermissionDenied):
+        exc = exceptions.NotFound() if isinstance(exc, Http404) else exceptions.PermissionDenied()
+    code = next((code for kind, code in CODES if isinstance(exc, kind)), "error")
+    if isinstance(exc, exceptions.ValidationError):
+        detail = exc.detail
+        if isinstance(detail, dict):
+            response.data = error_body(code, "The request is not valid.", _flatten(detail))
+        else:
+            messages = _flatten(detail)
+            response.data = error_body(code, " ".join(messages), {"non_field_errors": messages})
+        return response
+    message = str(getattr(exc, "detail", exc))
+    response.data = error_body(code, message)
+    return response

@@ -1,0 +1,26 @@
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse, JsonResponse
+
+from oncall.api.errors import error_body
+
+
+class BodySizeLimitMiddleware:
+    """Answer 413 before reading a body whose declared length is over the limit."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        try:
+            length = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            return JsonResponse(error_body("bad_request", "Invalid Content-Length."), status=400)
+        if length > settings.DATA_UPLOAD_MAX_MEMORY_SIZE:
+            return JsonResponse(
+                error_body("too_large", "The request body is larger than 1 MiB."), status=413
+            )
+        return self.get_response(request)

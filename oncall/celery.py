@@ -1,0 +1,83 @@
+"""The Celery app: broker choice, reliability options, routes and the beat schedule.
+
+The database is the source of truth for escalation; the broker only wakes
+workers up. So the embedded broker (no Redis) may lose a message on a crash:
+the periodic sweep finds the due work one tick later.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from celery import Celery
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "oncall.settings")
+
+# Tasks are never scheduled with an ETA further ahead than this; later work waits
+# for the sweep. It bounds how long Redis must keep an unacknowledged message.
+MAX_ETA_SECONDS = 3600
+QUEUES = ("default", "escalation", "notify")
+
+
+def broker_config(redis_url: str | None, broker_dir: Path) -> dict[str, Any]:
+    """Broker settings: Redis when a URL is given, else kombu's filesystem transport."""
+    if redis_url:
+        return {
+            "broker_url": redis_url,
+            # Redis redelivers an unacknowledged message after the visibility
+            # timeout: it must outlast the longest ETA or held ETA tasks run twice.
+            "broker_transport_options": {"visibility_timeout": 2 * MAX_ETA_SECONDS},
+            "broker_connection_retry_on_startup": True,
+        }
+    folder = broker_dir / "queue"
+    control = broker_dir / "control"
+    for path in (folder, control):
+        path.mkdir(parents=True, exist_ok=True)
+    return {
+        "broker_url": "filesystem://",
+        "broker_transport_options": {
+            "data_folder_in": str(folder),
+            "data_folder_out": str(folder),
+            "control_folder": str(control),
+            "store_processed": False,
+        },
+        "worker_enable_remote_control": False,
+    }
+
+
+def app_config(redis_url: str | None, broker_dir: Path, tick_seconds: int) -> dict[str, Any]:
+    return {
+        **broker_config(redis_url, broker_dir),
+        "task_ignore_result": True,
+        "result_backend": None,
+        # A task is acknowledged after it ran, and given back when its worker dies.
+        "task_acks_late": True,
+        "task_reject_on_worker_lost": True,
+        "worker_prefetch_multiplier": 1,
+        "task_serializer": "json",
+        "accept_content": ["json"],
+        "timezone": "UTC",
+        "enable_utc": True,
+        "task_default_queue": "default",
+        "task_routes": {
+            "escalation.tasks.*": {"queue": "escalation"},
+            "escalation.channels.*": {"queue": "notify"},
+        },
+        "beat_schedule": {
+            "heartbeat": {
+                "task": "oncall.tasks.heartbeat",
+                "schedule": timedelta(seconds=30),
+                "options": {"expires": 30},
+            },
+        },
+        "beat_tick_seconds": tick_seconds,
+    }
+
+
+app = Celery("oncall")
+# Loaded lazily on first use, so importing this module never reads Django settings.
+app.config_from_object("oncall.celeryconfig")
+app.autodiscover_tasks()

@@ -1,0 +1,57 @@
+"""Demo data for ``make run`` on an empty database (skipped with ONCALL_DEMO=0).
+
+Each app adds its part in ``load``; the whole demo is one transaction.
+"""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.db import transaction
+
+from rotations.models import Person
+
+LOGIN_FILE = "demo-login"
+
+
+def _login_path() -> Path:
+    return settings.DATA_DIR / LOGIN_FILE
+
+
+def load_if_empty() -> tuple[str, str] | None:
+    """Load the demo when no user exists; return the demo login (user, password) if any."""
+    User = get_user_model()  # noqa: N806
+    if not User.objects.exists():
+        password = secrets.token_urlsafe(12)
+        with transaction.atomic():
+            load(password)
+        path = _login_path()
+        path.write_text(f"admin\n{password}\n")
+        path.chmod(0o600)
+    path = _login_path()
+    if path.exists() and User.objects.filter(username="admin").exists():
+        username, password = path.read_text().split()[:2]
+        return username, password
+    return None
+
+
+def load(password: str) -> None:
+    User = get_user_model()  # noqa: N806
+    admin = User.objects.create_superuser("admin", "admin@example.org", password)
+    people = [
+        ("alice", "Alice Adams", "@alice:example.org", "Europe/Berlin"),
+        ("bob", "Bob Brown", "@bob:example.org", "Europe/Berlin"),
+        ("carol", "Carol Chen", "@carol:example.org", "America/New_York"),
+    ]
+    for handle, name, matrix_id, tz in people:
+        Person.objects.create(
+            handle=handle,
+            name=name,
+            email=f"{handle}@example.org",
+            matrix_id=matrix_id,
+            timezone=tz,
+        )
+    Person.objects.filter(handle="alice").update(user=admin)

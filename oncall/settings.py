@@ -1,0 +1,185 @@
+"""Django settings, all read from the environment through ``oncall.env.Env``.
+
+The table of variables is in API.md ("Running and configuration") and README.md.
+"""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from oncall.env import Env
+
+env = Env()
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+DATA_DIR = Path(env.text("ONCALL_DATA_DIR", str(BASE_DIR / "var")))
+
+
+def _dev_secret_key() -> str:
+    """A key generated once per checkout, so every process of ``make run`` shares it."""
+    path = DATA_DIR / "secret-key"
+    if not path.exists():
+        DATA_DIR.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_urlsafe(50))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+DEBUG = env.flag("DEBUG", False)
+SECRET_KEY = env.raw("SECRET_KEY") or _dev_secret_key()
+
+HOST = env.text("HOST", "127.0.0.1")
+PORT = env.integer("PORT", 8000, minimum=1)
+ONCALL_BASE_URL = (env.url("ONCALL_BASE_URL", {"http", "https"}) or f"http://{HOST}:{PORT}").rstrip(
+    "/"
+)
+ALLOWED_HOSTS = env.items("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
+_base_host = urlsplit(ONCALL_BASE_URL).hostname
+if _base_host and _base_host not in ALLOWED_HOSTS:
+    ALLOWED_HOSTS.append(_base_host)
+CSRF_TRUSTED_ORIGINS = [ONCALL_BASE_URL]
+if ONCALL_BASE_URL.startswith("https://"):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "django_filters",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "oncall",
+    "rotations",
+    "escalation",
+]
+
+MIDDLEWARE = [
+    "oncall.api.middleware.BodySizeLimitMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "oncall.urls"
+WSGI_APPLICATION = "oncall.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+DATABASES = {"default": env.database("DATABASE_URL", DATA_DIR / "db.sqlite3")}
+if str(DATABASES["default"]["ENGINE"]).endswith("sqlite3"):
+    Path(str(DATABASES["default"]["NAME"])).parent.mkdir(parents=True, exist_ok=True)
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+REDIS_URL = env.url("REDIS_URL", {"redis", "rediss", "unix"})
+if REDIS_URL:
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = DATA_DIR / "static"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+}
+LOGIN_URL = "admin:login"
+
+# API.md: bodies over 1 MiB answer 413.
+DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env.text("LOG_LEVEL", "INFO")},
+}
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "oncall.api.auth.BearerTokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["oncall.api.auth.HasScope"],
+    "DEFAULT_PAGINATION_CLASS": "oncall.api.pagination.Pagination",
+    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "oncall.api.errors.exception_handler",
+    "UNAUTHENTICATED_USER": None,
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "oncall API",
+    "DESCRIPTION": "On-call rotations, incidents and escalation. See API.md for the contract.",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SCHEMA_PATH_PREFIX": "/api/v1",
+    # Served from the package, so the docs work without internet access.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+}
+
+# E-mail (EMAIL_URL) ------------------------------------------------------------
+globals().update(env.email("EMAIL_URL"))
+DEFAULT_FROM_EMAIL = env.text("DEFAULT_FROM_EMAIL", "oncall@localhost")
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
+
+# Celery -------------------------------------------------------------------------
+ESCALATION_TICK_SECONDS = env.integer("ESCALATION_TICK_SECONDS", 5, minimum=1)
+CELERY_BROKER_DIR = DATA_DIR / "broker"
+
+# Integrations -------------------------------------------------------------------
+GITHUB_WEBHOOK_SECRET = env.raw("GITHUB_WEBHOOK_SECRET")
+MATRIX_HOMESERVER = env.url("MATRIX_HOMESERVER", {"http", "https"})
+MATRIX_ACCESS_TOKEN = env.raw("MATRIX_ACCESS_TOKEN")
+ZUUL_MQTT_URL = env.url("ZUUL_MQTT_URL", {"mqtt", "mqtts", "ws", "wss"})
+ZUUL_MQTT_TOPIC = env.text("ZUUL_MQTT_TOPIC", "zuul/#")
+
+# Feeds --------------------------------------------------------------------------
+ONCALL_FEED_DAYS_BACK = env.integer("ONCALL_FEED_DAYS_BACK", 60, minimum=0)
+ONCALL_FEED_DAYS_AHEAD = env.integer("ONCALL_FEED_DAYS_AHEAD", 400, minimum=1)
+
+# make run ----------------------------------------------------------------------
+WEB_CONCURRENCY = env.integer("WEB_CONCURRENCY", 2, minimum=1)
+ONCALL_DEMO = env.flag("ONCALL_DEMO", True)

@@ -1,0 +1,48 @@
+"""Fixtures shared by every test: API clients authenticated with real tokens."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+from rest_framework.test import APIClient
+
+from oncall.models import ApiToken
+
+
+@pytest.fixture(autouse=True)
+def _plain_static_files(settings) -> None:
+    """Tests run without collectstatic, so static URLs are not looked up in a manifest."""
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
+
+
+@pytest.fixture
+def token_client(db) -> Callable[..., APIClient]:
+    """``token_client("read", "act", person=alice)`` → a client sending a fresh bearer token."""
+
+    def make(*scopes: str, person=None) -> APIClient:
+        token = ApiToken(name="test", scopes=list(scopes), person=person)
+        secret = token.set_new_secret()
+        token.save()
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {secret}")
+        return client
+
+    return make
+
+
+@pytest.fixture
+def admin_api(token_client) -> APIClient:
+    return token_client("admin")
+
+
+@pytest.fixture
+def unused_tcp_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])

@@ -1,0 +1,78 @@
+"""``make run``'s command on a laptop set-up: SQLite, no Redis, all processes, clean Ctrl-C."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from tests.processes import ROOT, child_env, wait_until
+
+pytestmark = pytest.mark.slow
+
+
+def _get(url: str) -> tuple[int, bytes]:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 (loopback)
+            return response.status, response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read()
+    except OSError:
+        return 0, b""
+
+
+def _processes_with(marker: str) -> list[int]:
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            if marker.encode() in (entry / "environ").read_bytes():
+                pids.append(int(entry.name))
+        except OSError:
+            continue
+    return pids
+
+
+def test_runstack_serves_and_stops_every_process_on_ctrl_c(tmp_path, unused_tcp_port):
+    env = child_env(
+        DATABASE_URL=f"sqlite:///{tmp_path}/db.sqlite3",
+        REDIS_URL=None,
+        ONCALL_DATA_DIR=str(tmp_path),
+        PORT=str(unused_tcp_port),
+        WEB_CONCURRENCY="1",
+        ONCALL_BASE_URL=None,
+    )
+    out = tmp_path / "out.log"
+    base = f"http://127.0.0.1:{unused_tcp_port}"
+    with out.open("wb") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "manage.py", "runstack"],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        wait_until(lambda: _get(f"{base}/healthz")[0] == 200, 120, "/healthz 200", out)
+        assert _get(f"{base}/admin/login/")[0] == 200
+        status, body = _get(f"{base}/api/schema/?format=json")
+        assert status == 200
+        assert any(path.startswith("/api/v1/") for path in json.loads(body)["paths"])
+        # Static files are served by the web process itself (whitenoise).
+        assert _get(f"{base}/static/admin/css/base.css")[0] == 200
+        printed = wait_until(
+            lambda: "password" in out.read_text() and out.read_text(), 10, "the login line", out
+        )
+        assert f"{base}/" in printed
+        assert {"web", "worker", "beat"} <= set(printed.split("(", 1)[1].split(")")[0].split(", "))
+        assert len(_processes_with(str(tmp_path))) >= 4  # runstack, gunicorn, worker, beat
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=60)
+    assert proc.returncode == 0
+    wait_until(lambda: not _processes_with(str(tmp_path)), 30, "every child to exit", out)
