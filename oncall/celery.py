@@ -67,13 +67,19 @@ def app_config(redis_url: str | None, broker_dir: Path, tick_seconds: int) -> di
             "escalation.channels.*": {"queue": "notify"},
         },
         "beat_schedule": {
+            "handoff-notices": {
+                "task": "rotations.tasks.send_handoff_notices",
+                "schedule": timedelta(minutes=1),
+                "options": {"expires": 60},
+            },
             "heartbeat": {
                 "task": "oncall.tasks.heartbeat",
                 "schedule": timedelta(seconds=30),
                 "options": {"expires": 30},
             },
         },
-        "beat_tick_seconds": tick_seconds,
+        # Beat wakes up at least once a tick, so short intervals keep their rhythm.
+        "beat_max_loop_interval": tick_seconds,
     }
 
 

@@ -6,13 +6,17 @@ Each app adds its part in ``load``; the whole demo is one transaction.
 from __future__ import annotations
 
 import secrets
+from datetime import time, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
+from django.utils import timezone
 
-from rotations.models import Person
+from rotations import services
+from rotations.models import Person, Team
 
 LOGIN_FILE = "demo-login"
 
@@ -55,3 +59,27 @@ def load(password: str) -> None:
             timezone=tz,
         )
     Person.objects.filter(handle="alice").update(user=admin)
+    _rotations()
+
+
+def _rotations() -> None:
+    """A team with a two-week rotation that started last Monday, and an override."""
+    people = list(Person.objects.order_by("handle"))
+    team = Team.objects.create(
+        slug="ops", name="Ops", matrix_room="#ops:example.org", email="ops@example.org"
+    )
+    team.members.set(people)
+    today = timezone.localdate(timezone=ZoneInfo("Europe/Berlin"))
+    monday = today - timedelta(days=today.weekday() + 7)
+    spec = services.ScheduleSpec(people, 14, time(9), "Europe/Berlin")
+    rotation = services.create_rotation(
+        slug="core-ops", name="Core ops", team=team, spec=spec, start=monday
+    )
+    override_start = timezone.now() + timedelta(days=20)
+    services.create_override(
+        rotation=rotation,
+        person=people[-1],
+        start=override_start,
+        end=override_start + timedelta(days=2),
+        reason="covers a conference week-end",
+    )

@@ -179,6 +179,7 @@ ZUUL_MQTT_TOPIC = env.text("ZUUL_MQTT_TOPIC", "zuul/#")
 # Feeds --------------------------------------------------------------------------
 ONCALL_FEED_DAYS_BACK = env.integer("ONCALL_FEED_DAYS_BACK", 60, minimum=0)
 ONCALL_FEED_DAYS_AHEAD = env.integer("ONCALL_FEED_DAYS_AHEAD", 400, minimum=1)
+ONCALL_HANDOFF_NOTICE_HOURS = env.integer("ONCALL_HANDOFF_NOTICE_HOURS", 24, minimum=1)
 
 # make run ----------------------------------------------------------------------
 WEB_CONCURRENCY = env.integer("WEB_CONCURRENCY", 2, minimum=1)

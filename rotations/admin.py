@@ -1,11 +1,238 @@
-from django.contrib import admin
+"""Admin for configuration: people, teams, rotations (edited through the services, so
+edits become versions and past shifts never change), overrides and notices."""
 
-from rotations.models import Person
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from django import forms
+from django.contrib import admin
+from django.core.exceptions import ValidationError
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.utils import timezone
+from django.utils.html import format_html_join
+
+from rotations import selectors, services
+from rotations.models import HandoffNotice, Override, Person, Rotation, RotationVersion, Team
 
 
 @admin.register(Person)
 class PersonAdmin(admin.ModelAdmin):
     list_display = ["handle", "name", "email", "matrix_id", "timezone", "active"]
-    list_filter = ["active", "timezone"]
+    list_filter = ["active", "timezone", "teams"]
     search_fields = ["handle", "name", "email", "matrix_id"]
     autocomplete_fields = ["user"]
+    readonly_fields = ["inactive_since", "feed_issued_at"]
+
+
+@admin.register(Team)
+class TeamAdmin(admin.ModelAdmin):
+    list_display = ["slug", "name", "matrix_room", "email"]
+    search_fields = ["slug", "name"]
+    prepopulated_fields = {"slug": ["name"]}
+    autocomplete_fields = ["members"]
+    readonly_fields = ["feed_issued_at"]
+
+
+class RotationForm(forms.ModelForm):
+    members = forms.CharField(help_text="Handles in order, separated by commas.")
+    shift_days = forms.IntegerField(min_value=1, initial=14)
+    handoff_time = forms.TimeField(initial="09:00")
+    timezone = forms.CharField(initial="Europe/Berlin")
+    effective_from = forms.DateField(
+        help_text="New rotation: the date of the first handoff. Edit: the date the new "
+        "definition starts (a future handoff); earlier shifts never change."
+    )
+
+    class Meta:
+        model = Rotation
+        fields = ["slug", "name", "team"]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            current = services.current_version(self.instance, timezone.now())
+            if current:
+                self.initial.update(
+                    members=", ".join(m.person.handle for m in current.members.all()),
+                    shift_days=current.shift_days,
+                    handoff_time=current.handoff_time,
+                    timezone=current.timezone,
+                )
+            upcoming = services.next_handoff(self.instance, timezone.now())
+            self.initial["effective_from"] = upcoming.date() if upcoming else None
+
+    def clean_members(self) -> list[Person]:
+        handles = [h.strip() for h in self.cleaned_data["members"].split(",") if h.strip()]
+        people = {p.handle: p for p in Person.objects.filter(handle__in=handles)}
+        unknown = [h for h in handles if h not in people]
+        if unknown:
+            raise ValidationError(f"Unknown people: {', '.join(unknown)}")
+        return [people[h] for h in handles]
+
+    def spec(self) -> services.ScheduleSpec:
+        data = self.cleaned_data
+        return services.ScheduleSpec(
+            data["members"], data["shift_days"], data["handoff_time"], data["timezone"]
+        )
+
+    def schedule_changed(self) -> bool:
+        return any(
+            name in self.changed_data
+            for name in ("members", "shift_days", "handoff_time", "timezone")
+        )
+
+
+class VersionInline(admin.TabularInline):
+    model = RotationVersion
+    fields = (
+        "effective_from",
+        "member_list",
+        "shift_days",
+        "handoff_time",
+        "timezone",
+        "created_at",
+    )
+    readonly_fields = (
+        "effective_from",
+        "member_list",
+        "shift_days",
+        "handoff_time",
+        "timezone",
+        "created_at",
+    )
+    extra = 0
+    can_delete = False
+    verbose_name_plural = "versions (edit the rotation above to add one)"
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    @admin.display(description="members")
+    def member_list(self, version: RotationVersion) -> str:
+        return ", ".join(m.person.handle for m in version.members.all())
+
+
+class OverrideInline(admin.TabularInline):
+    model = Override
+    fk_name = "rotation"
+    fields = ["person", "backup", "start", "end", "reason"]
+    autocomplete_fields = ["person", "backup"]
+    extra = 0
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Override]:
+        return (
+            super()
+            .get_queryset(request)
+            .filter(deleted_at__isnull=True, end__gt=timezone.now() - timedelta(days=30))
+        )
+
+
+@admin.register(Rotation)
+class RotationAdmin(admin.ModelAdmin):
+    form = RotationForm
+    list_display = ["slug", "name", "team", "on_call_now"]
+    list_filter = ["team"]
+    search_fields = ["slug", "name"]
+    prepopulated_fields = {"slug": ["name"]}
+    inlines = [VersionInline, OverrideInline]
+    readonly_fields = ["upcoming_shifts"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Rotation]:
+        return (
+            super()
+            .get_queryset(request)
+            .select_related("team")
+            .prefetch_related(selectors.versions_prefetch())
+        )
+
+    def get_changelist_instance(self, request: HttpRequest) -> Any:
+        changelist = super().get_changelist_instance(request)
+        now = timezone.now()
+        # One load for the whole page instead of one per row.
+        self._now = {
+            r.rotation.pk: r.oncall(now).primary
+            for r in selectors.load(changelist.result_list, (now, now))
+        }
+        return changelist
+
+    @admin.display(description="on call now")
+    def on_call_now(self, rotation: Rotation) -> str:
+        person = getattr(self, "_now", {}).get(rotation.pk)
+        return str(person) if person else "nobody"
+
+    @admin.display(description="next shifts")
+    def upcoming_shifts(self, rotation: Rotation) -> str:
+        if not rotation.pk:
+            return "-"
+        now = timezone.now()
+        shifts = selectors.load_one(rotation).shifts(now, now + timedelta(days=90))
+        return format_html_join(
+            "\n",
+            "<div>{} → {}: <b>{}</b>{}</div>",
+            (
+                (
+                    f"{s.start:%Y-%m-%d %H:%M}",
+                    f"{s.end:%Y-%m-%d %H:%M} UTC",
+                    s.person or "nobody",
+                    " (override)" if s.override else "",
+                )
+                for s in shifts
+            ),
+        )
+
+    def save_model(self, request: HttpRequest, obj: Rotation, form: Any, change: bool) -> None:
+        if not change:
+            created = services.create_rotation(
+                slug=obj.slug,
+                name=obj.name,
+                team=obj.team,
+                spec=form.spec(),
+                start=form.cleaned_data["effective_from"],
+            )
+            obj.pk = created.pk
+            return
+        obj.save()
+        if form.schedule_changed():
+            try:
+                services.edit_schedule(obj, form.spec(), form.cleaned_data["effective_from"])
+            except ValidationError as error:
+                self.message_user(request, "; ".join(error.messages), level="error")
+
+    def save_formset(self, request: HttpRequest, form: Any, formset: Any, change: bool) -> None:
+        if formset.model is Override:
+            instances = formset.save(commit=False)
+            for instance in instances:
+                instance.save()
+            for deleted in formset.deleted_objects:
+                services.delete_override(deleted)
+            return
+        super().save_formset(request, form, formset, change)
+
+
+@admin.register(Override)
+class OverrideAdmin(admin.ModelAdmin):
+    list_display = ["rotation", "person", "start", "end", "reason", "deleted_at"]
+    list_filter = ["rotation", ("deleted_at", admin.EmptyFieldListFilter)]
+    search_fields = ["person__handle", "person__name", "reason", "rotation__slug"]
+    autocomplete_fields = ["rotation", "person", "backup"]
+    date_hierarchy = "start"
+
+    def delete_model(self, request: HttpRequest, obj: Override) -> None:
+        services.delete_override(obj)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Override]) -> None:
+        queryset.filter(deleted_at__isnull=True).update(deleted_at=timezone.now())
+
+
+@admin.register(HandoffNotice)
+class HandoffNoticeAdmin(admin.ModelAdmin):
+    list_display = ["rotation", "person", "kind", "shift_start", "status", "attempts", "sent_at"]
+    list_filter = ["status", "kind", "rotation"]
+    search_fields = ["person__handle", "rotation__slug"]
+    readonly_fields = [f.name for f in HandoffNotice._meta.fields]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False

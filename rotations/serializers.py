@@ -1,11 +1,263 @@
+"""REST representations of people, teams, rotations, overrides and on-call answers."""
+
 from __future__ import annotations
 
+from typing import Any
+
+from django.utils import timezone
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from rotations.models import Person
+from rotations import schedule, services
+from rotations.models import Override, Person, Rotation, Team, validate_timezone
+
+HHMM = serializers.TimeField(format="%H:%M", input_formats=["%H:%M", "%H:%M:%S"])
 
 
-class PersonSerializer(serializers.ModelSerializer):
+class FeedUrlsMixin(serializers.Serializer):
+    """``ical_url``/``webcal_url``: the feed's secret is stored hashed, so the URLs are
+    known only in the response that issues it (creation and ``ical/reset/``)."""
+
+    ical_url = serializers.SerializerMethodField()
+    webcal_url = serializers.SerializerMethodField()
+
+    def _feed_urls(self, obj: Any) -> dict[str, str]:
+        issued = self.context.get("feed_urls", {})
+        return issued.get(obj.pk, {}) if isinstance(obj, self.Meta.model) else {}  # type: ignore[attr-defined]
+
+    def get_ical_url(self, obj: Any) -> str | None:
+        return self._feed_urls(obj).get("ical_url")
+
+    def get_webcal_url(self, obj: Any) -> str | None:
+        return self._feed_urls(obj).get("webcal_url")
+
+
+def person_brief(person: Any) -> dict[str, Any] | None:
+    """The contract's PERSON object (a plain dict: on hot paths a serializer costs more
+    than the lookup it renders)."""
+    if person is None:
+        return None
+    return {
+        "handle": person.handle,
+        "name": person.name,
+        "email": person.email,
+        "matrix_id": person.matrix_id,
+        "timezone": person.timezone,
+    }
+
+
+@extend_schema_field(
+    {
+        "type": "object",
+        "properties": {
+            key: {"type": "string"} for key in ("handle", "name", "email", "matrix_id", "timezone")
+        },
+    }
+)
+class PersonBriefField(serializers.Field):
+    def to_representation(self, value: Any) -> dict[str, Any] | None:
+        return person_brief(value)
+
+
+class PersonSerializer(FeedUrlsMixin, serializers.ModelSerializer):
+    timezone = serializers.CharField(default="UTC", validators=[validate_timezone])
+
     class Meta:
         model = Person
-        fields = ["handle", "name", "email", "matrix_id", "timezone", "active"]
+        fields = [
+            "handle",
+            "name",
+            "email",
+            "matrix_id",
+            "timezone",
+            "active",
+            "ical_url",
+            "webcal_url",
+        ]
+
+
+class PersonField(serializers.SlugRelatedField):
+    """A person by handle; an unknown one is a clear field error."""
+
+    default_error_messages = {
+        "does_not_exist": "Unknown person {value!r}.",
+        "invalid": "Give a person's handle.",
+    }
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("queryset", Person.objects.all())
+        super().__init__(slug_field="handle", **kwargs)
+
+
+class TeamSerializer(FeedUrlsMixin, serializers.ModelSerializer):
+    members = PersonField(many=True, required=False)
+
+    class Meta:
+        model = Team
+        fields = ["slug", "name", "members", "matrix_room", "email", "ical_url", "webcal_url"]
+
+
+class VersionSerializer(serializers.Serializer):
+    effective_from = serializers.DateField()
+    members = serializers.SerializerMethodField()
+    shift_days = serializers.IntegerField()
+    handoff_time = HHMM
+    timezone = serializers.CharField()
+
+    def get_members(self, version: Any) -> list[str]:
+        return [m.person.handle for m in version.members.all()]
+
+
+class RotationSerializer(FeedUrlsMixin, serializers.ModelSerializer):
+    """Writes of members, shift_days, handoff_time or timezone on an existing rotation
+    create a new version from ``effective_from`` (default: the next handoff)."""
+
+    team = serializers.SlugRelatedField(
+        slug_field="slug", queryset=Team.objects.all(), allow_null=True, required=False
+    )
+    members = PersonField(many=True, allow_empty=False)
+    shift_days = serializers.IntegerField(min_value=1, max_value=366)
+    handoff_time = HHMM
+    timezone = serializers.CharField(validators=[validate_timezone])
+    start = serializers.DateField(help_text="The date of the first handoff.")
+    effective_from = serializers.DateField(
+        required=False,
+        allow_null=True,
+        help_text="Date of the first handoff under this definition; edits only.",
+    )
+    versions = VersionSerializer(many=True, read_only=True)
+
+    SCHEDULE_FIELDS = ("members", "shift_days", "handoff_time", "timezone")
+
+    class Meta:
+        model = Rotation
+        fields = [
+            "slug",
+            "name",
+            "team",
+            "members",
+            "shift_days",
+            "handoff_time",
+            "timezone",
+            "start",
+            "effective_from",
+            "versions",
+            "ical_url",
+            "webcal_url",
+        ]
+
+    def get_fields(self) -> dict[str, Any]:
+        fields = super().get_fields()
+        if self.instance is not None:  # on edits the schedule fields are optional
+            for name in (*self.SCHEDULE_FIELDS, "start"):
+                fields[name].required = False
+            fields["start"].read_only = True
+        return fields
+
+    def to_representation(self, rotation: Rotation) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "slug": rotation.slug,
+            "name": rotation.name,
+            "team": rotation.team.slug if rotation.team else None,
+        }
+        versions = list(rotation.versions.all())
+        current = services.current_version(rotation, timezone.now())
+        if current is not None:
+            data.update(
+                members=[m.person.handle for m in current.members.all()],
+                shift_days=current.shift_days,
+                handoff_time=current.handoff_time.strftime("%H:%M"),
+                timezone=current.timezone,
+                start=versions[0].effective_from.isoformat(),
+                effective_from=current.effective_from.isoformat(),
+            )
+        data["versions"] = VersionSerializer(versions, many=True).data
+        data["ical_url"] = self.get_ical_url(rotation)
+        data["webcal_url"] = self.get_webcal_url(rotation)
+        return data
+
+    def create(self, data: dict[str, Any]) -> Rotation:
+        spec = services.ScheduleSpec(
+            data["members"], data["shift_days"], data["handoff_time"], data["timezone"]
+        )
+        return services.create_rotation(
+            slug=data["slug"],
+            name=data["name"],
+            team=data.get("team"),
+            spec=spec,
+            start=data["start"],
+        )
+
+    def update(self, rotation: Rotation, data: dict[str, Any]) -> Rotation:
+        for name in ("slug", "name", "team"):
+            if name in data:
+                setattr(rotation, name, data[name])
+        rotation.save()
+        if any(name in data for name in self.SCHEDULE_FIELDS):
+            current = services.current_version(rotation, timezone.now())
+            assert current is not None  # noqa: S101 (every rotation is created with a version)
+            spec = services.ScheduleSpec(
+                data.get("members", [m.person for m in current.members.all()]),
+                data.get("shift_days", current.shift_days),
+                data.get("handoff_time", current.handoff_time),
+                data.get("timezone", current.timezone),
+            )
+            services.edit_schedule(rotation, spec, data.get("effective_from"))
+        return (
+            Rotation.objects.prefetch_related(*_rotation_prefetch())
+            .select_related("team")
+            .get(pk=rotation.pk)
+        )
+
+
+def _rotation_prefetch() -> list[Any]:
+    from rotations.selectors import versions_prefetch
+
+    return [versions_prefetch()]
+
+
+class OverrideSerializer(serializers.ModelSerializer):
+    rotation = serializers.SlugRelatedField(slug_field="slug", queryset=Rotation.objects.all())
+    person = PersonField()
+    backup = PersonField(required=False, allow_null=True)
+
+    class Meta:
+        model = Override
+        fields = ["id", "rotation", "person", "backup", "start", "end", "reason", "created_at"]
+        read_only_fields = ["id", "created_at"]
+
+    def validate(self, data: dict[str, Any]) -> dict[str, Any]:
+        start = data.get("start", getattr(self.instance, "start", None))
+        end = data.get("end", getattr(self.instance, "end", None))
+        if start and end and end <= start:
+            raise serializers.ValidationError({"end": ["Must be after start."]})
+        return data
+
+    def create(self, data: dict[str, Any]) -> Override:
+        return services.create_override(**data)
+
+
+class ShiftSerializer(serializers.Serializer):
+    person = PersonBriefField()
+    start = serializers.DateTimeField()
+    end = serializers.DateTimeField()
+    override = serializers.BooleanField()
+
+
+def oncall_body(at: Any, rotation: Rotation, answer: schedule.OnCall) -> dict[str, Any]:
+    """The contract's on-call answer."""
+
+    shift = answer.shift
+    return {
+        "at": serializers.DateTimeField().to_representation(at),
+        "rotation": rotation.slug,
+        "primary": person_brief(answer.primary),
+        "backup": person_brief(answer.backup),
+        "shift": None
+        if shift is None
+        else {
+            "start": serializers.DateTimeField().to_representation(shift.start),
+            "end": serializers.DateTimeField().to_representation(shift.end),
+        },
+        "override": bool(shift and shift.override),
+    }

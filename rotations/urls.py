@@ -1,3 +1,4 @@
+from django.urls import path
 from rest_framework.routers import DefaultRouter
 
 from rotations import views
@@ -5,5 +6,11 @@ from rotations import views
 router = DefaultRouter(trailing_slash=True)
 router.include_root_view = False
 router.register("people", views.PersonViewSet)
+router.register("teams", views.TeamViewSet)
+router.register("rotations", views.RotationViewSet, basename="rotation")
+router.register("overrides", views.OverrideViewSet, basename="override")
 
-urlpatterns = router.urls
+urlpatterns = [
+    path("oncall/", views.OnCallView.as_view(), name="oncall"),
+    *router.urls,
+]

@@ -1,13 +1,176 @@
+"""REST views of rotations/: thin, they parse, call a service or selector, and render."""
+
 from __future__ import annotations
 
-from rest_framework import viewsets
+from datetime import timedelta
+from typing import Any
 
-from rotations.models import Person
-from rotations.serializers import PersonSerializer
+from django.db.models import QuerySet
+from django_filters import rest_framework as filters
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from oncall.api.auth import request_scopes
+from oncall.api.params import time_param
+from oncall.models import ApiToken, Scope
+from rotations import feeds, selectors, services
+from rotations.models import Override, Person, Rotation, Team
+from rotations.serializers import (
+    OverrideSerializer,
+    PersonSerializer,
+    RotationSerializer,
+    ShiftSerializer,
+    TeamSerializer,
+    oncall_body,
+)
+
+MAX_WINDOW = timedelta(days=731)
 
 
-class PersonViewSet(viewsets.ModelViewSet):
+def acting_person(request: Request) -> Person | None:
+    """The person a request acts for: its token's person, or the logged-in user's."""
+    if isinstance(request.auth, ApiToken):
+        return request.auth.person
+    return getattr(request.user, "person", None)
+
+
+class FeedResetMixin:
+    """``POST …/{id}/ical/reset/``: a new feed token; the old one stops working."""
+
+    @extend_schema(request=None, responses={200: dict})
+    @action(detail=True, methods=["post"], url_path="ical/reset")
+    def ical_reset(self, request: Request, **kwargs: Any) -> Response:
+        obj = self.get_object()  # type: ignore[attr-defined]
+        own = isinstance(obj, Person) and acting_person(request) == obj
+        if Scope.ADMIN not in request_scopes(request) and not own:
+            raise PermissionDenied("Needs the 'admin' scope, or a token of this person.")
+        return Response(feeds.feed_urls(feeds.issue_token(obj)))
+
+    def perform_create(self, serializer: Any) -> None:
+        obj = serializer.save()
+        serializer.context["feed_urls"] = {obj.pk: feeds.feed_urls(feeds.issue_token(obj))}
+
+
+class RotationFilter(filters.FilterSet):
+    team = filters.CharFilter(field_name="team__slug")
+
+    class Meta:
+        model = Rotation
+        fields = ["team"]
+
+
+class OverrideFilter(filters.FilterSet):
+    rotation = filters.CharFilter(field_name="rotation__slug")
+    person = filters.CharFilter(field_name="person__handle")
+    active_at = filters.IsoDateTimeFilter(method="filter_active_at")
+    ends_after = filters.IsoDateTimeFilter(field_name="end", lookup_expr="gt")
+
+    class Meta:
+        model = Override
+        fields = ["rotation", "person"]
+
+    def filter_active_at(
+        self, queryset: QuerySet[Override], name: str, value: Any
+    ) -> QuerySet[Override]:
+        return queryset.filter(start__lte=value, end__gt=value)
+
+
+class PersonViewSet(FeedResetMixin, viewsets.ModelViewSet):
     queryset = Person.objects.all()
     serializer_class = PersonSerializer
     lookup_field = "handle"
     filterset_fields = ["active"]
+    required_scopes = {"ical_reset": Scope.READ}
+
+
+class TeamViewSet(FeedResetMixin, viewsets.ModelViewSet):
+    queryset = Team.objects.prefetch_related("members")
+    serializer_class = TeamSerializer
+    lookup_field = "slug"
+
+
+class RotationViewSet(FeedResetMixin, viewsets.ModelViewSet):
+    serializer_class = RotationSerializer
+    lookup_field = "slug"
+    filterset_class = RotationFilter
+
+    def get_queryset(self) -> QuerySet[Rotation]:
+        return Rotation.objects.select_related("team").prefetch_related(
+            selectors.versions_prefetch()
+        )
+
+    @extend_schema(
+        parameters=[OpenApiParameter("from", str), OpenApiParameter("to", str)],
+        responses=ShiftSerializer(many=True),
+    )
+    @action(detail=True, methods=["get"])
+    def shifts(self, request: Request, slug: str) -> Response:
+        """The final schedule (overrides applied) overlapping [from, to), whole shifts."""
+        start = time_param(request, "from")
+        end = time_param(request, "to", start + timedelta(days=28))
+        if end <= start:
+            raise ValidationError({"to": ["Must be after 'from'."]})
+        if end - start > MAX_WINDOW:
+            raise ValidationError({"to": ["The window may span at most 2 years."]})
+        loaded = selectors.load(Rotation.objects.filter(slug=slug), (start, end))
+        if not loaded:
+            raise NotFound()
+        shifts = [s for s in loaded[0].shifts(start, end) if s.person is not None]
+        return Response(ShiftSerializer(shifts, many=True).data)
+
+
+class OverrideViewSet(viewsets.ModelViewSet):
+    serializer_class = OverrideSerializer
+    filterset_class = OverrideFilter
+    http_method_names = ["get", "post", "delete", "head", "options"]
+
+    def get_queryset(self) -> QuerySet[Override]:
+        return (
+            Override.objects.filter(deleted_at__isnull=True)
+            .select_related("rotation", "person", "backup")
+            .order_by("start", "pk")
+        )
+
+    def perform_destroy(self, instance: Override) -> None:
+        services.delete_override(instance)
+
+
+# "Who is on call" answers per selector; the escalation app adds "repo".
+ONCALL_RESOLVERS: dict[str, Any] = {}
+
+
+def _rotation_answer(request: Request, slug: str, at: Any) -> dict[str, Any]:
+    query = Rotation.objects.filter(slug=slug)
+    loaded = selectors.load(query, (at, at + timedelta(microseconds=1)))
+    if not loaded:
+        raise NotFound(f"No rotation {slug!r}.")
+    return oncall_body(at, loaded[0].rotation, loaded[0].oncall(at))
+
+
+ONCALL_RESOLVERS["rotation"] = _rotation_answer
+
+
+class OnCallView(APIView):
+    """``GET /api/v1/oncall/?rotation=SLUG&at=TIME`` (or another registered selector)."""
+
+    @extend_schema(
+        parameters=[OpenApiParameter("rotation", str), OpenApiParameter("at", str)],
+        responses={200: dict},
+    )
+    def get(self, request: Request) -> Response:
+        at = time_param(request, "at")
+        given = [name for name in ONCALL_RESOLVERS if request.query_params.get(name)]
+        if len(given) != 1:
+            raise ValidationError(
+                {"rotation": [f"Give exactly one of: {', '.join(sorted(ONCALL_RESOLVERS))}."]}
+            )
+        name = given[0]
+        return Response(
+            ONCALL_RESOLVERS[name](request, request.query_params[name], at),
+            status=status.HTTP_200_OK,
+        )

@@ -1,0 +1,228 @@
+"""Secret ICS feeds of a person's, a rotation's or a team's shifts (API.md "Feeds (ICS)").
+
+A feed token is ``<kind>_<random>`` (kind ``p``, ``t`` or ``r`` names the table to
+look in); only its SHA-256 is stored in ``feed_digest``, so issuing a new token
+kills the old one and the database never holds a usable feed URL.
+
+Every event is one final shift (overrides applied). Its UID depends only on
+(rotation, person, start), so a calendar app keeps the event when the shift is cut
+or extended, and SEQUENCE / LAST-MODIFIED come from ``Shift.changed_at`` so they
+grow whenever the shift changes. Times are written in UTC: the events do not
+recur, so a VTIMEZONE adds nothing but room for disagreement between readers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from typing import cast
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
+from django.urls import get_resolver
+from django.utils import timezone
+from django.utils.cache import get_conditional_response
+from django.views.decorators.http import require_safe
+from icalendar import Calendar, Event, vDuration
+
+from oncall.models import hash_secret
+from rotations import schedule, selectors
+from rotations.models import Person, Rotation, Team
+
+KINDS: dict[str, type[Person] | type[Team] | type[Rotation]] = {
+    "p": Person,
+    "t": Team,
+    "r": Rotation,
+}
+PRODID = "-//oncall//Rotation feeds//EN"
+REFRESH = timedelta(hours=1)
+# SEQUENCE is the age of the shift's last change in whole seconds since this
+# instant: it only grows, and fits the 32-bit INTEGER of RFC 5545 until 2088.
+SEQUENCE_EPOCH = datetime(2020, 1, 1, tzinfo=UTC)
+# Bump when the rendering changes, so cached bodies and ETags of the old format go.
+FORMAT_VERSION = 1
+BODY_CACHE_SECONDS = 24 * 3600
+
+
+def issue_token(obj: Person | Team | Rotation) -> str:
+    """Give ``obj`` a new feed token and return it; the old token stops working.
+
+    Only the token's hash is stored, so the returned secret cannot be shown again.
+    """
+    kind = next(k for k, model in KINDS.items() if isinstance(obj, model))
+    secret = f"{kind}_{secrets.token_urlsafe(32)}"
+    obj.feed_digest = hash_secret(secret)
+    obj.feed_issued_at = timezone.now()
+    obj.save(update_fields=["feed_digest", "feed_issued_at"])
+    return secret
+
+
+def feed_urls(secret: str) -> dict[str, str]:
+    """The absolute feed URLs of ``secret`` under ``ONCALL_BASE_URL``."""
+    # The resolver's own reverse() leaves out the request's script prefix, which
+    # ONCALL_BASE_URL already contains when the service runs below a path.
+    path = get_resolver().reverse("feed", token=secret)
+    ical_url = f"{settings.ONCALL_BASE_URL}/{path}"
+    return {"ical_url": ical_url, "webcal_url": "webcal://" + ical_url.split("://", 1)[1]}
+
+
+def window(at: datetime) -> tuple[datetime, datetime]:
+    """The span a feed covers when fetched at ``at``."""
+    return (
+        at - timedelta(days=settings.ONCALL_FEED_DAYS_BACK),
+        at + timedelta(days=settings.ONCALL_FEED_DAYS_AHEAD),
+    )
+
+
+def uid(rotation: Rotation, person: Person, start: datetime) -> str:
+    # Primary keys rather than slug and handle: renaming either must not make
+    # every calendar app drop and re-add all events.
+    host = urlsplit(settings.ONCALL_BASE_URL).hostname or "oncall"
+    return f"shift-r{rotation.pk}-p{person.pk}-{start.astimezone(UTC):%Y%m%dT%H%M%SZ}@{host}"
+
+
+def sequence(changed_at: datetime | None) -> int:
+    if changed_at is None:
+        return 0
+    return max(0, int((changed_at - SEQUENCE_EPOCH).total_seconds()))
+
+
+def _feed_shifts(
+    loaded: Sequence[selectors.LoadedRotation],
+    span: tuple[datetime, datetime],
+    person: Person | None = None,
+) -> list[tuple[Rotation, schedule.Shift]]:
+    """The final shifts with somebody on duty (``person`` only, when given), by start."""
+    found = [
+        (item.rotation, shift)
+        for item in loaded
+        for shift in item.shifts(*span)
+        if shift.person is not None and (person is None or schedule.same(shift.person, person))
+    ]
+    found.sort(key=lambda pair: (pair[1].start, pair[0].slug, pair[1].end))
+    return found
+
+
+def _event(rotation: Rotation, shift: schedule.Shift) -> Event:
+    person = cast(Person, shift.person)
+    changed = (shift.changed_at or SEQUENCE_EPOCH).astimezone(UTC)
+    team = rotation.team.name if rotation.team else "none"
+    summary = f"On call: {rotation.name} — {person.name or person.handle}"
+    event = Event()
+    event.add("uid", uid(rotation, person, shift.start))
+    # DTSTAMP is the shift's last change, not the time of the request: the same
+    # schedule must give the same body, or the ETag would never match.
+    event.add("dtstamp", changed)
+    event.add("last-modified", changed)
+    event.add("sequence", sequence(shift.changed_at))
+    event.add("dtstart", shift.start.astimezone(UTC))
+    event.add("dtend", shift.end.astimezone(UTC))
+    event.add("summary", summary + (" (override)" if shift.override else ""))
+    event.add(
+        "description",
+        f"Rotation: {rotation.name}\nTeam: {team}\nOverride: {'yes' if shift.override else 'no'}",
+    )
+    event.add("transp", "TRANSPARENT")
+    return event
+
+
+def render(name: str, shifts: Sequence[tuple[Rotation, schedule.Shift]]) -> bytes:
+    cal = Calendar()
+    cal.add("prodid", PRODID)
+    cal.add("version", "2.0")
+    cal.add("calscale", "GREGORIAN")
+    cal.add("method", "PUBLISH")
+    cal.add("x-wr-calname", name)
+    cal.add("refresh-interval", REFRESH, parameters={"VALUE": "DURATION"})
+    cal.add("x-published-ttl", vDuration(REFRESH))
+    for rotation, shift in shifts:
+        cal.add_component(_event(rotation, shift))
+    return cast(bytes, cal.to_ical())
+
+
+def _not_found() -> HttpResponse:
+    # Deliberately not the API's JSON error nor the HTML 404 page: nothing that
+    # tells a guesser more than "no".
+    return HttpResponse(b"Not found", status=404, content_type="text/plain; charset=utf-8")
+
+
+def _rotations(query: QuerySet[Rotation]) -> QuerySet[Rotation]:
+    return query.select_related("team").order_by("slug")
+
+
+def _lookup(
+    token: str, span: tuple[datetime, datetime]
+) -> tuple[str, list[selectors.LoadedRotation], Person | None] | None:
+    """(calendar name, loaded rotations, person to keep) for a live token, else None.
+
+    A constant number of queries: the owner, then ``selectors.load``.
+    """
+    kind, _, rest = token.partition("_")
+    if kind not in KINDS or not rest:
+        return None
+    digest = hash_secret(token)
+    if kind == "r":
+        loaded = selectors.load(
+            _rotations(Rotation.objects.filter(feed_digest=digest)), span, include_deleted=True
+        )
+        return (f"On call: {loaded[0].rotation.name}", loaded, None) if loaded else None
+    if kind == "t":
+        team = Team.objects.filter(feed_digest=digest).first()
+        if team is None:
+            return None
+        query = _rotations(Rotation.objects.filter(team=team))
+        return f"On call: {team.name}", selectors.load(query, span, include_deleted=True), None
+    person = Person.objects.filter(feed_digest=digest).first()
+    if person is None:
+        return None
+    query = _rotations(selectors.rotations_of_person(person))
+    loaded = selectors.load(query, span, include_deleted=True)
+    return f"On call: {person.name or person.handle}", loaded, person
+
+
+def fingerprint(name: str, shifts: Sequence[tuple[Rotation, schedule.Shift]]) -> str:
+    """A digest of everything the body shows: equal digests render equal bodies."""
+    digest = hashlib.sha256(f"{FORMAT_VERSION}|{name}|{settings.ONCALL_BASE_URL}".encode())
+    for rotation, shift in shifts:
+        person = cast(Person, shift.person)
+        team = rotation.team.name if rotation.team else ""
+        digest.update(
+            f"|{rotation.pk},{rotation.name},{team},{person.pk},{person.name},{person.handle},"
+            f"{shift.start.timestamp()},{shift.end.timestamp()},{shift.override},"
+            f"{shift.changed_at.timestamp() if shift.changed_at else 0}".encode()
+        )
+    return digest.hexdigest()[:32]
+
+
+@require_safe
+def feed(request: HttpRequest, token: str) -> HttpResponseBase:
+    """``GET /ical/<token>.ics``: the feed, or a bare 404 for an unknown or revoked token.
+
+    Calendar apps poll: the ETag is computed from the schedule without rendering, so
+    ``If-None-Match`` answers 304 cheaply, and a rendered body is cached under it.
+    """
+    span = window(timezone.now())
+    found = _lookup(token, span)
+    if found is None:
+        return _not_found()
+    name, loaded, person = found
+    shifts = _feed_shifts(loaded, span, person)
+    etag = f'"{fingerprint(name, shifts)}"'
+    not_modified = get_conditional_response(request, etag=etag)
+    if not_modified is not None:
+        not_modified["ETag"] = etag
+        return not_modified
+    key = f"ical:{etag}"
+    body = cache.get(key)
+    if body is None:
+        body = render(name, shifts)
+        cache.set(key, body, timeout=BODY_CACHE_SECONDS)
+    response = HttpResponse(body, content_type="text/calendar; charset=utf-8")
+    response["ETag"] = etag
+    response["Cache-Control"] = "private, max-age=300"
+    return response

@@ -1,0 +1,111 @@
+"""Reads: load rotations with everything the schedule needs in a constant number of queries."""
+
+from __future__ import annotations
+
+import zoneinfo
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from django.db.models import Prefetch, Q, QuerySet, prefetch_related_objects
+
+from rotations import schedule
+from rotations.models import Override, Person, Rotation, RotationMember, RotationVersion
+
+
+@dataclass
+class LoadedRotation:
+    rotation: Rotation
+    versions: list[schedule.Definition] = field(default_factory=list)
+    overrides: list[schedule.OverrideSpec] = field(default_factory=list)
+
+    def shifts(self, start: datetime, end: datetime) -> list[schedule.Shift]:
+        return schedule.final_shifts(self.versions, self.overrides, start, end)
+
+    def oncall(self, at: datetime) -> schedule.OnCall:
+        return schedule.oncall_at(self.versions, self.overrides, at)
+
+
+def definition(version: RotationVersion) -> schedule.Definition:
+    """A version as the schedule sees it; its members must be prefetched."""
+    return schedule.Definition(
+        first_handoff=version.effective_from,
+        handoff_time=version.handoff_time,
+        tz=zoneinfo.ZoneInfo(version.timezone),
+        shift_days=version.shift_days,
+        members=tuple(m.person for m in version.members.all()),
+        offset=version.offset,
+        changed_at=version.created_at,
+    )
+
+
+def override_spec(o: Override) -> schedule.OverrideSpec:
+    return schedule.OverrideSpec(
+        person=o.person,
+        start=o.start,
+        end=o.end,
+        created_at=o.created_at,
+        backup=o.backup,
+        changed_at=o.deleted_at or o.updated_at,
+        deleted=o.deleted_at is not None,
+    )
+
+
+def versions_prefetch() -> Prefetch:
+    members = RotationMember.objects.select_related("person").order_by("position")
+    return Prefetch(
+        "versions",
+        queryset=RotationVersion.objects.order_by("effective_from").prefetch_related(
+            Prefetch("members", queryset=members)
+        ),
+    )
+
+
+def load(
+    rotations: QuerySet[Rotation] | Iterable[Rotation],
+    window: tuple[datetime, datetime] | None = None,
+    *,
+    include_deleted: bool = False,
+) -> list[LoadedRotation]:
+    """Rotations with versions and the overrides overlapping ``window`` (all when None).
+
+    Four queries whatever the number of rotations, versions or overrides. Deleted
+    overrides are included (cutting nothing) when ``include_deleted``, so feeds can
+    date the shifts they touched.
+    """
+    rotations = list(rotations)
+    prefetch_related_objects(rotations, versions_prefetch())  # skips those already fetched
+    overrides = Override.objects.filter(rotation__in=[r.pk for r in rotations])
+    if window is not None:
+        # An override outside the window still cuts the shifts that reach into it: widen
+        # by the longest shift (plus a day for DST and versions starting mid-shift).
+        days = max((v.shift_days for r in rotations for v in r.versions.all()), default=0)
+        reach = timedelta(days=days + 1)
+        overrides = overrides.filter(end__gt=window[0] - reach, start__lt=window[1] + reach)
+    if not include_deleted:
+        overrides = overrides.filter(deleted_at__isnull=True)
+    by_rotation: dict[int, list[schedule.OverrideSpec]] = defaultdict(list)
+    for o in overrides.select_related("person", "backup").order_by("created_at", "pk"):
+        by_rotation[o.rotation_id].append(override_spec(o))
+    return [
+        LoadedRotation(r, [definition(v) for v in r.versions.all()], by_rotation[r.pk])
+        for r in rotations
+    ]
+
+
+def load_one(
+    rotation: Rotation,
+    window: tuple[datetime, datetime] | None = None,
+    *,
+    include_deleted: bool = False,
+) -> LoadedRotation:
+    query = Rotation.objects.filter(pk=rotation.pk).select_related("team")
+    return load(query, window, include_deleted=include_deleted)[0]
+
+
+def rotations_of_person(person: Person) -> QuerySet[Rotation]:
+    """Rotations the person is a member of (in any version) or has overrides in."""
+    return Rotation.objects.filter(
+        Q(versions__members__person=person) | Q(overrides__person=person)
+    ).distinct()

@@ -1,0 +1,153 @@
+"""Writes: creating and editing rotations (as versions) and overrides.
+
+Rules (docs/rotations.md): an edit takes effect at a future handoff and never
+changes earlier shifts; by default it continues the order where it stood.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, time
+from zoneinfo import ZoneInfo
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from rotations import schedule, selectors
+from rotations.models import Override, Person, Rotation, RotationMember, RotationVersion, Team
+
+
+@dataclass(frozen=True)
+class ScheduleSpec:
+    """What a rotation version defines."""
+
+    members: Sequence[Person]
+    shift_days: int
+    handoff_time: time
+    timezone: str
+
+
+def _check(spec: ScheduleSpec) -> None:
+    errors: dict[str, list[str]] = {}
+    if not spec.members:
+        errors["members"] = ["A rotation needs at least one member."]
+    elif len({p.pk for p in spec.members}) != len(spec.members):
+        errors["members"] = ["A person can appear only once."]
+    if spec.shift_days < 1:
+        errors["shift_days"] = ["Must be a whole number of days, at least 1."]
+    if errors:
+        raise ValidationError(errors)
+
+
+def _add_version(
+    rotation: Rotation, spec: ScheduleSpec, first: date, offset: int
+) -> RotationVersion:
+    version = RotationVersion.objects.create(
+        rotation=rotation,
+        effective_from=first,
+        shift_days=spec.shift_days,
+        handoff_time=spec.handoff_time,
+        timezone=spec.timezone,
+        offset=offset,
+    )
+    RotationMember.objects.bulk_create(
+        RotationMember(version=version, person=person, position=i)
+        for i, person in enumerate(spec.members)
+    )
+    return version
+
+
+@transaction.atomic
+def create_rotation(
+    *, slug: str, name: str, team: Team | None, spec: ScheduleSpec, start: date
+) -> Rotation:
+    """A new rotation whose first handoff is on ``start`` (which may lie in the past)."""
+    _check(spec)
+    rotation = Rotation.objects.create(slug=slug, name=name, team=team)
+    _add_version(rotation, spec, start, offset=0)
+    return rotation
+
+
+def next_handoff(rotation: Rotation, after: datetime) -> datetime | None:
+    """The first base handoff strictly after ``after`` (None for a rotation without versions)."""
+    loaded = selectors.load_one(rotation, (after, after))
+    shifts = schedule.base_shifts(loaded.versions, after, after + schedule.EPSILON)
+    if shifts:
+        return shifts[0].end
+    versions = [v for v in loaded.versions if v.handoff(0) > after]
+    return min(v.handoff(0) for v in versions) if versions else None
+
+
+@transaction.atomic
+def edit_schedule(
+    rotation: Rotation,
+    spec: ScheduleSpec,
+    effective_from: date | None,
+    *,
+    now: datetime | None = None,
+) -> RotationVersion:
+    """Change members, shift length, handoff time or zone from ``effective_from`` on.
+
+    ``effective_from`` is the date of the first handoff under the new definition and
+    must not be in the past; it defaults to the date of the next handoff, so the shift
+    in progress is untouched. Versions that had not taken effect yet and start on or
+    after it are replaced. The new first shift goes to the member after the person on
+    duty just before the change (when they are still a member), so the order goes on.
+    """
+    _check(spec)
+    now = now or timezone.now()
+    Rotation.objects.select_for_update().filter(pk=rotation.pk).get()
+    if effective_from is None:
+        upcoming = next_handoff(rotation, now)
+        if upcoming is None:
+            raise ValidationError({"effective_from": ["Give the date the change starts."]})
+        effective_from = upcoming.astimezone(ZoneInfo(spec.timezone)).date()
+    begins = datetime.combine(effective_from, spec.handoff_time, tzinfo=ZoneInfo(spec.timezone))
+    if begins < now:
+        raise ValidationError(
+            {
+                "effective_from": [
+                    "Must not be in the past: past shifts never change. The first handoff "
+                    f"under the new definition would be {begins.isoformat()}."
+                ]
+            }
+        )
+    RotationVersion.objects.filter(rotation=rotation, effective_from__gte=effective_from).delete()
+    loaded = selectors.load_one(rotation, (begins, begins))
+    before = schedule.base_shifts(loaded.versions, begins - schedule.EPSILON, begins)
+    previous = before[0].person if before else None
+    positions = [i for i, p in enumerate(spec.members) if schedule.same(p, previous)]
+    offset = (positions[0] + 1) % len(spec.members) if positions else 0
+    return _add_version(rotation, spec, effective_from, offset)
+
+
+def current_version(rotation: Rotation, at: datetime) -> RotationVersion | None:
+    """The version in force at ``at``, else the first one to come (versions prefetched)."""
+    versions = list(rotation.versions.all())
+    started = [v for v in versions if v.starts_at() <= at]
+    return started[-1] if started else (versions[0] if versions else None)
+
+
+def create_override(
+    *,
+    rotation: Rotation,
+    person: Person,
+    start: datetime,
+    end: datetime,
+    reason: str = "",
+    backup: Person | None = None,
+) -> Override:
+    if end <= start:
+        raise ValidationError({"end": ["Must be after start."]})
+    return Override.objects.create(
+        rotation=rotation, person=person, start=start, end=end, reason=reason, backup=backup
+    )
+
+
+def delete_override(override: Override) -> None:
+    """Delete by marking, so feeds can tell calendar apps the affected shifts changed."""
+    Override.objects.filter(pk=override.pk, deleted_at__isnull=True).update(
+        deleted_at=timezone.now()
+    )

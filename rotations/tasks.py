@@ -1,0 +1,29 @@
+from functools import partial
+
+from celery import Task, shared_task
+from django.db import transaction
+from django.utils import timezone
+
+from rotations import notices
+
+
+@shared_task(name="rotations.tasks.send_handoff_notices")
+def send_handoff_notices() -> int:
+    """Beat: create the due notices and hand each to its own delivery task."""
+    ids = notices.claim_notices(timezone.now())
+    for notice_id in ids:
+        transaction.on_commit(partial(deliver_handoff_notice.delay, notice_id))
+    return len(ids)
+
+
+@shared_task(
+    name="rotations.tasks.deliver_handoff_notice", bind=True, max_retries=5, default_retry_delay=60
+)
+def deliver_handoff_notice(self: Task, notice_id: int) -> bool:
+    try:
+        return notices.deliver(notice_id)
+    except Exception as error:
+        notices.record_failure(
+            notice_id, error, final=self.request.retries >= (self.max_retries or 0)
+        )
+        raise self.retry(exc=error, countdown=60 * 2**self.request.retries) from error

@@ -1,0 +1,18 @@
+import pytest
+from django.utils import timezone
+
+from oncall import demo
+from rotations import selectors
+from rotations.models import Rotation
+
+pytestmark = pytest.mark.django_db
+
+
+def test_demo_loads_once_into_an_empty_database_with_someone_on_call(settings, tmp_path):
+    settings.DATA_DIR = tmp_path
+    username, password = demo.load_if_empty()
+    assert username == "admin" and len(password) >= 12
+    assert demo.load_if_empty() == (username, password)  # not loaded twice
+    assert Rotation.objects.count() == 1
+    loaded = selectors.load_one(Rotation.objects.get())
+    assert loaded.oncall(timezone.now()).primary is not None
