@@ -3,3 +3,9 @@ from django.apps import AppConfig
 
 class EscalationConfig(AppConfig):
     name = "escalation"
+
+    def ready(self) -> None:
+        from escalation.views import repo_oncall
+        from rotations.views import ONCALL_RESOLVERS
+
+        ONCALL_RESOLVERS["repo"] = repo_oncall

@@ -1,4 +1,19 @@
-from django.urls import URLPattern
+from django.urls import path
+from rest_framework.routers import DefaultRouter
 
-# Incidents, ingestion, repos, routes and policies arrive with the incidents issue.
-urlpatterns: list[URLPattern] = []
+from escalation import views
+
+router = DefaultRouter(trailing_slash=True)
+router.include_root_view = False
+router.register("incidents", views.IncidentViewSet, basename="incident")
+router.register("contacts", views.ContactViewSet)
+router.register("policies", views.PolicyViewSet)
+router.register("repos", views.RepoViewSet)
+router.register("routes", views.RouteViewSet)
+router.register("silences", views.SilenceViewSet)
+
+urlpatterns = [
+    path("events/", views.EventsView.as_view(), name="ingest-events"),
+    path("coverage/", views.CoverageView.as_view(), name="coverage"),
+    *router.urls,
+]

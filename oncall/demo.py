@@ -15,8 +15,11 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 
+from escalation.ingest import Report
+from escalation.models import Contact, EscalationPolicy, Repo, Route
+from escalation.services import ingestion
 from rotations import services
-from rotations.models import Person, Team
+from rotations.models import Person, Rotation, Team
 
 LOGIN_FILE = "demo-login"
 
@@ -59,10 +62,11 @@ def load(password: str) -> None:
             timezone=tz,
         )
     Person.objects.filter(handle="alice").update(user=admin)
-    _rotations()
+    rotation = _rotations()
+    _escalation(rotation)
 
 
-def _rotations() -> None:
+def _rotations() -> Rotation:
     """A team with a two-week rotation that started last Monday, and an override."""
     people = list(Person.objects.order_by("handle"))
     team = Team.objects.create(
@@ -83,3 +87,55 @@ def _rotations() -> None:
         end=override_start + timedelta(days=2),
         reason="covers a conference week-end",
     )
+    return rotation
+
+
+def _escalation(rotation: Rotation) -> None:
+    """A repo owned by the rotation, a policy, a provider contact with a compliance route,
+    and a failure reported twice, so the incident list is not empty."""
+    policy = EscalationPolicy.objects.create(
+        slug="standard",
+        name="Standard",
+        is_default=True,
+        claim_timeout_seconds=4 * 3600,
+        steps=[
+            {
+                "wait_seconds": 0,
+                "notify": [{"type": "repo_oncall", "role": "primary"}],
+                "repeat": 2,
+                "repeat_every_seconds": 600,
+            },
+            {
+                "wait_seconds": 1800,
+                "notify": [
+                    {"type": "repo_oncall", "role": "backup"},
+                    {"type": "email", "address": "ops@example.org"},
+                ],
+            },
+        ],
+    )
+    Repo.objects.create(
+        name="SovereignCloudStack/standards",
+        team=rotation.team,
+        rotation=rotation,
+        policy=policy,
+        workflow="https://docs.scs.community/standards/certification/overview",
+    )
+    provider = Contact.objects.create(
+        slug="csp-gx", name="gx-scs operations", email="ops@gx-scs.example.org"
+    )
+    route = Route.objects.create(order=10, match={"job": "*-gx-scs-*"}, category="compliance")
+    route.forward_to.add(provider)
+    failure = Report(
+        source="zuul",
+        status="failure",
+        repo="SovereignCloudStack/standards",
+        job="scs-check-gx-scs-main",
+        pipeline="periodic-hourly",
+        branch="main",
+        result="FAILURE",
+        summary="scs-check-gx-scs-main: FAILURE — Build failed.",
+        url="https://zuul.scs.community/t/scs/buildset/demo",
+    )
+    ingestion.accept([failure])
+    ingestion.accept([failure])

@@ -7,6 +7,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.db.models import Prefetch, Q, QuerySet, prefetch_related_objects
 
@@ -109,3 +110,29 @@ def rotations_of_person(person: Person) -> QuerySet[Rotation]:
     return Rotation.objects.filter(
         Q(versions__members__person=person) | Q(overrides__person=person)
     ).distinct()
+
+
+def person_by_reference(reference: str) -> Person | None:
+    """A person by handle, e-mail address or Matrix ID (API.md's PERSON reference)."""
+    reference = reference.strip()
+    if not reference:
+        return None
+    if reference.startswith("@"):
+        return Person.objects.filter(matrix_id=reference).first()
+    if "@" in reference:
+        return Person.objects.filter(email__iexact=reference).first()
+    return Person.objects.filter(handle=reference).first()
+
+
+def person_for_user(user: Any) -> Person | None:
+    """The person a web login acts as: linked in the admin, else the person whose handle
+    equals the username, else the one with the same e-mail address."""
+    if not getattr(user, "is_authenticated", False) or getattr(user, "pk", None) is None:
+        return None
+    linked = Person.objects.filter(user=user).first()
+    if linked is not None:
+        return linked
+    by_handle = Person.objects.filter(handle=user.get_username()).first()
+    if by_handle is not None or not user.email:
+        return by_handle
+    return Person.objects.filter(email__iexact=user.email).first()

@@ -244,13 +244,13 @@ class ShiftSerializer(serializers.Serializer):
     override = serializers.BooleanField()
 
 
-def oncall_body(at: Any, rotation: Rotation, answer: schedule.OnCall) -> dict[str, Any]:
+def oncall_body(at: Any, rotation: Rotation | None, answer: schedule.OnCall) -> dict[str, Any]:
     """The contract's on-call answer."""
 
     shift = answer.shift
     return {
         "at": serializers.DateTimeField().to_representation(at),
-        "rotation": rotation.slug,
+        "rotation": rotation.slug if rotation else None,
         "primary": person_brief(answer.primary),
         "backup": person_brief(answer.backup),
         "shift": None

@@ -36,7 +36,7 @@ def acting_person(request: Request) -> Person | None:
     """The person a request acts for: its token's person, or the logged-in user's."""
     if isinstance(request.auth, ApiToken):
         return request.auth.person
-    return getattr(request.user, "person", None)
+    return selectors.person_for_user(request.user)
 
 
 class FeedResetMixin:

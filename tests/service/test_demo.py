@@ -1,6 +1,7 @@
 import pytest
 from django.utils import timezone
 
+from escalation.models import Incident
 from oncall import demo
 from rotations import selectors
 from rotations.models import Rotation
@@ -16,3 +17,6 @@ def test_demo_loads_once_into_an_empty_database_with_someone_on_call(settings, t
     assert Rotation.objects.count() == 1
     loaded = selectors.load_one(Rotation.objects.get())
     assert loaded.oncall(timezone.now()).primary is not None
+    incident = Incident.objects.get()
+    assert incident.occurrences == 2 and incident.owned
+    assert list(incident.forwarded_to.values_list("slug", flat=True)) == ["csp-gx"]

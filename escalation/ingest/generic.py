@@ -1,0 +1,67 @@
+"""``POST /api/v1/events/``: the generic event of API.md (one object, or a list of them)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework import serializers
+
+from escalation.ingest import BadPayload, Report
+
+
+class EventSerializer(serializers.Serializer):
+    source = serializers.CharField(max_length=50)  # type: ignore[assignment]
+    status = serializers.ChoiceField(choices=["failure", "success"])
+    repo = serializers.CharField(max_length=255)
+    job = serializers.CharField(max_length=255, required=False, allow_blank=True, default="")
+    pipeline = serializers.CharField(max_length=255, required=False, allow_blank=True, default="")
+    branch = serializers.CharField(max_length=255, required=False, allow_blank=True, default="")
+    subject = serializers.CharField(max_length=255, required=False, allow_blank=True, default="")
+    result = serializers.CharField(max_length=255, required=False, allow_blank=True, default="")
+    category = serializers.CharField(max_length=50, required=False, allow_blank=True, default="")
+    summary = serializers.CharField(required=False, allow_blank=True, default="")
+    url = serializers.URLField(max_length=2000, required=False, allow_blank=True, default="")
+    log_url = serializers.URLField(max_length=2000, required=False, allow_blank=True, default="")
+    dedup_key = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
+    labels = serializers.DictField(
+        child=serializers.CharField(allow_blank=True), required=False, default=dict
+    )
+    occurred_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
+    event_id = serializers.CharField(
+        max_length=200,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="The sender's id of this event: a retry with the same id counts once.",
+    )
+    voting = serializers.BooleanField(required=False, default=True)
+
+    def validate(self, data: dict[str, Any]) -> dict[str, Any]:
+        if data["status"] == "failure" and not data["summary"].strip():
+            raise serializers.ValidationError({"summary": ["Required for a failure."]})
+        return data
+
+
+def parse(body: Any, idempotency_key: str = "") -> list[Report]:
+    items = body if isinstance(body, list) else [body]
+    if not items or len(items) > 500:
+        raise BadPayload("Send one event, or a list of 1 to 500 events.")
+    serializer = EventSerializer(data=items, many=True)
+    if not serializer.is_valid():
+        errors = serializer.errors
+        fields = (
+            errors[0]
+            if len(items) == 1
+            else {
+                f"{i}.{name}": problems
+                for i, item in enumerate(errors)
+                for name, problems in item.items()
+            }
+        )
+        raise BadPayload("The event is not valid.", fields)
+    reports = []
+    for i, data in enumerate(serializer.validated_data):
+        event_id = data.pop("event_id") or (f"{idempotency_key}:{i}" if idempotency_key else "")
+        category = data.pop("category") or "job"
+        reports.append(Report(**data, category=category, delivery_key=event_id, payload=items[i]))
+    return reports

@@ -1,0 +1,270 @@
+"""Storing failure reports: route, deduplicate, count, resolve on recovery.
+
+Every report of a delivery is stored in one transaction before the API answers.
+Repeats of an open incident only add an occurrence and bump ``occurrences`` and
+``last_seen`` in the database (never read-modify-write), under the incident's row
+lock, so concurrent deliveries never lose a count and a re-delivery (same
+``delivery_key``) counts once.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
+
+from escalation import matching
+from escalation.ingest import Report
+from escalation.models import (
+    EscalationPolicy,
+    Incident,
+    Occurrence,
+    Repo,
+    Route,
+    Silence,
+    TimelineEntry,
+)
+from escalation.services import lifecycle
+
+# Occurrences worth a timeline line: the first few, then each power of ten.
+TIMELINE_OCCURRENCES = {2, 3, 4, 5, 10, 100, 1000, 10_000, 100_000, 1_000_000}
+
+
+@dataclass
+class Outcome:
+    incident: Incident
+    created: bool
+
+
+@dataclass
+class Accepted:
+    outcomes: list[Outcome] = field(default_factory=list)
+    ignored: int = 0
+
+    def body(self) -> dict[str, Any]:
+        return {
+            "incidents": [
+                {
+                    "id": o.incident.pk,
+                    "created": o.created,
+                    "state": o.incident.state,
+                    "occurrences": o.incident.occurrences,
+                }
+                for o in self.outcomes
+            ],
+            "ignored": self.ignored,
+        }
+
+
+class Config:
+    """Routes, repos, silences and the default policy, read once per delivery."""
+
+    def __init__(self, now: datetime) -> None:
+        self.routes = list(
+            Route.objects.select_related("repo", "policy").prefetch_related("forward_to")
+        )
+        self.silences = list(Silence.objects.filter(starts__lte=now, ends__gt=now))
+        self.default_policy = EscalationPolicy.objects.filter(is_default=True).first()
+        self._repos: dict[str, Repo | None] = {}
+
+    def route(self, report: Report) -> Route | None:
+        values = report.fields()
+        return next((r for r in self.routes if matching.matches(r.match, values)), None)
+
+    def repo(self, name: str) -> Repo | None:
+        if name not in self._repos:
+            self._repos[name] = Repo.objects.select_related("policy").filter(name=name).first()
+        return self._repos[name]
+
+    def silence(self, report: Report) -> Silence | None:
+        values = report.fields()
+        return next((s for s in self.silences if matching.matches(s.match, values)), None)
+
+
+@transaction.atomic
+def accept(reports: list[Report], *, now: datetime | None = None) -> Accepted:
+    """Store every report; the caller answers 2xx only after this returned."""
+    now = now or timezone.now()
+    config = Config(now)
+    accepted = Accepted()
+    for report in reports:
+        route = config.route(report)
+        if route is not None and route.action == Route.Action.IGNORE:
+            accepted.ignored += 1
+            continue
+        if report.status == "success":
+            incident = lifecycle.recover(report.key(), now=now)
+            if incident is not None:
+                accepted.outcomes.append(Outcome(incident, created=False))
+            continue
+        accepted.outcomes.append(_failure(report, route, config, now))
+    return accepted
+
+
+def _failure(report: Report, route: Route | None, config: Config, now: datetime) -> Outcome:
+    key = report.key()
+    incident = (
+        Incident.objects.select_for_update()
+        .filter(dedup_key=key)
+        .exclude(state=Incident.State.RESOLVED)
+        .first()
+    )
+    created = False
+    if incident is None:
+        try:
+            with transaction.atomic():
+                incident = _create(report, route, config, key, now)
+                created = True
+        except IntegrityError:  # a concurrent delivery created it first
+            incident = Incident.objects.select_for_update().get(
+                dedup_key=key, state__in=[Incident.State.OPEN, Incident.State.CLAIMED]
+            )
+    if _record_occurrence(incident, report, now):
+        _count(incident, report, now)
+    if incident.pages and incident.escalation_started_at is None and incident.policy:
+        lifecycle.start_escalation_if_due(incident, now)
+    return Outcome(incident, created)
+
+
+def _create(
+    report: Report, route: Route | None, config: Config, key: str, now: datetime
+) -> Incident:
+    repo = (route.repo if route and route.repo else None) or config.repo(report.repo)
+    policy = (
+        (route.policy if route and route.policy else None)
+        or (repo.policy if repo and repo.policy else None)
+        or config.default_policy
+    )
+    owned = repo is not None and repo.rotation_id is not None
+    workflow = (
+        (route.workflow if route else "") or (repo.workflow if repo else "") or report.workflow
+    )
+    silence = config.silence(report)
+    incident = Incident.objects.create(
+        dedup_key=key,
+        source=report.source,
+        repo=report.repo,
+        job=report.job,
+        pipeline=report.pipeline,
+        branch=report.branch,
+        subject=report.subject,
+        result=report.result,
+        category=(route.category if route and route.category else "") or report.category,
+        summary=report.summary,
+        url=report.url,
+        log_url=report.log_url,
+        labels=report.labels,
+        first_seen=report.occurred_at or now,
+        last_seen=now,
+        repo_ref=repo,
+        route=route,
+        owned=owned,
+        pages=report.voting or (route is not None and route.action == Route.Action.PAGE),
+        workflow=workflow,
+        policy=policy.snapshot() if policy else None,
+        min_occurrences=route.min_occurrences if route else 1,
+        window_seconds=route.window_seconds if route else 0,
+        muted_until=silence.ends if silence else None,
+    )
+    if route is not None:
+        incident.forwarded_to.set(route.forward_to.all())
+    detail = f"{report.source}: {report.result or 'failure'} {report.summary}".strip()
+    if not owned:
+        detail += " — nobody is responsible for this repo"
+    if not incident.pages:
+        detail += " — recorded only (non-voting job)"
+    entries = [
+        TimelineEntry(
+            incident=incident,
+            at=now,
+            kind=TimelineEntry.Kind.CREATED,
+            channel=report.source,
+            detail=detail,
+        )
+    ]
+    if silence is not None:
+        entries.append(
+            TimelineEntry(
+                incident=incident,
+                at=now,
+                kind=TimelineEntry.Kind.MUTED,
+                channel="silence",
+                detail=f"silence {silence.pk}: {silence.comment}".strip(),
+            )
+        )
+    TimelineEntry.objects.bulk_create(entries)
+    return incident
+
+
+def _record_occurrence(incident: Incident, report: Report, now: datetime) -> bool:
+    """Insert the occurrence; False when this delivery was seen before (a retry)."""
+    table = Occurrence._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (incident_id, delivery_key, received_at, occurred_at, payload) "  # noqa: S608
+            "VALUES (%s, %s, %s, %s, %s) ON CONFLICT (incident_id, delivery_key) DO NOTHING "
+            "RETURNING id",
+            [
+                incident.pk,
+                report.delivery_key or uuid.uuid4().hex,
+                now,
+                report.occurred_at,
+                Occurrence._meta.get_field("payload").get_db_prep_value(
+                    report.payload, connection, prepared=False
+                ),
+            ],
+        )
+        return cursor.fetchone() is not None
+
+
+def _count(incident: Incident, report: Report, now: datetime) -> None:
+    """Bump the counter in the database and keep the latest report's details."""
+    table = Incident._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET occurrences = occurrences + 1, "  # noqa: S608
+            "last_seen = CASE WHEN last_seen > %s THEN last_seen ELSE %s END, "
+            "result = %s, summary = %s, url = %s, log_url = %s WHERE id = %s RETURNING occurrences",
+            [
+                now,
+                now,
+                report.result,
+                report.summary or incident.summary,
+                report.url or incident.url,
+                report.log_url or incident.log_url,
+                incident.pk,
+            ],
+        )
+        (incident.occurrences,) = cursor.fetchone()
+    incident.last_seen = max(incident.last_seen, now)
+    incident.result = report.result
+    if incident.occurrences in TIMELINE_OCCURRENCES:
+        TimelineEntry.objects.create(
+            incident=incident,
+            at=now,
+            kind=TimelineEntry.Kind.OCCURRED,
+            channel=report.source,
+            detail=f"occurrence {incident.occurrences}",
+        )
+    if incident.occurrences > Occurrence.HISTORY and incident.occurrences % Occurrence.HISTORY == 0:
+        _prune(incident)
+
+
+def _prune(incident: Incident) -> None:
+    keep = (
+        Occurrence.objects.filter(incident=incident)
+        .order_by("-received_at", "-pk")
+        .values_list("pk", flat=True)[: Occurrence.HISTORY]
+    )
+    Occurrence.objects.filter(incident=incident).exclude(pk__in=list(keep)).delete()
+
+
+def recent_occurrences(incident: Incident, window: timedelta | None, now: datetime) -> int:
+    query = Occurrence.objects.filter(incident=incident)
+    if window is not None:
+        query = query.filter(received_at__gt=now - window)
+    return query.count()

@@ -1,0 +1,181 @@
+"""Incident lifecycle: open → claimed → resolved, mute/unmute, recovery.
+
+Every transition is a compare-and-set ``UPDATE … WHERE state = old`` that must change
+exactly one row, so two bots acting at once never leave a corrupt state: one wins,
+the other gets ``InvalidState``. Each transition writes a timeline entry.
+
+Escalation state stays on the incident while it is claimed or muted; the engine only
+advances open, unmuted incidents, so unclaim and unmute resume where it stood.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from escalation.models import Incident, Occurrence, TimelineEntry
+from rotations.models import Person
+
+State = Incident.State
+Kind = TimelineEntry.Kind
+
+
+class InvalidState(Exception):
+    def __init__(self, incident: Incident, action: str) -> None:
+        super().__init__(f"Cannot {action} incident {incident.pk}: it is {incident.state}.")
+        self.incident = incident
+
+
+def _note(
+    incident: Incident,
+    kind: str,
+    actor: Person | None,
+    channel: str,
+    detail: str = "",
+    at: datetime | None = None,
+) -> None:
+    TimelineEntry.objects.create(
+        incident=incident,
+        kind=kind,
+        actor=actor,
+        channel=channel,
+        detail=detail,
+        at=at or timezone.now(),
+    )
+
+
+def _transition(incident: Incident, action: str, allowed: Q, **changes: object) -> Incident:
+    updated = Incident.objects.filter(allowed, pk=incident.pk).update(**changes)
+    incident.refresh_from_db()
+    if updated != 1:
+        raise InvalidState(incident, action)
+    return incident
+
+
+@transaction.atomic
+def claim(incident: Incident, by: Person, channel: str) -> Incident:
+    """Claim an open incident. Claiming again by the claimer is a no-op, by anyone else 409."""
+    now = timezone.now()
+    if incident.state == State.CLAIMED and incident.claimed_by_id == by.pk:
+        return incident
+    _transition(
+        incident, "claim", Q(state=State.OPEN), state=State.CLAIMED, claimed_by=by, claimed_at=now
+    )
+    _note(incident, Kind.CLAIMED, by, channel, at=now)
+    return incident
+
+
+@transaction.atomic
+def unclaim(incident: Incident, by: Person, channel: str) -> Incident:
+    _transition(
+        incident,
+        "unclaim",
+        Q(state=State.CLAIMED),
+        state=State.OPEN,
+        claimed_by=None,
+        claimed_at=None,
+    )
+    _note(incident, Kind.UNCLAIMED, by, channel, "escalation resumes")
+    return incident
+
+
+@transaction.atomic
+def resolve(incident: Incident, by: Person | None, channel: str, note: str = "") -> Incident:
+    now = timezone.now()
+    _transition(
+        incident,
+        "resolve",
+        Q(state__in=[State.OPEN, State.CLAIMED]),
+        state=State.RESOLVED,
+        resolved_by=by,
+        resolved_at=now,
+        next_escalation_at=None,
+    )
+    _note(incident, Kind.RESOLVED, by, channel, note, at=now)
+    return incident
+
+
+@transaction.atomic
+def mute(incident: Incident, by: Person, channel: str, until: datetime) -> Incident:
+    now = timezone.now()
+    if until <= now:
+        raise ValueError("The mute must end in the future.")
+    _transition(incident, "mute", Q(state__in=[State.OPEN, State.CLAIMED]), muted_until=until)
+    _note(incident, Kind.MUTED, by, channel, f"until {until.isoformat()}", at=now)
+    return incident
+
+
+@transaction.atomic
+def unmute(incident: Incident, by: Person, channel: str) -> Incident:
+    now = timezone.now()
+    _transition(
+        incident,
+        "unmute",
+        Q(state__in=[State.OPEN, State.CLAIMED], muted_until__gt=now),
+        muted_until=None,
+    )
+    _note(incident, Kind.UNMUTED, by, channel, at=now)
+    return incident
+
+
+def recover(dedup_key: str, *, now: datetime) -> Incident | None:
+    """A success report: resolve the unresolved incident of this key (``resolved_by`` None)."""
+    incident = Incident.objects.filter(dedup_key=dedup_key).exclude(state=State.RESOLVED).first()
+    if incident is None:
+        return None
+    try:
+        _transition(
+            incident,
+            "resolve",
+            Q(state__in=[State.OPEN, State.CLAIMED]),
+            state=State.RESOLVED,
+            resolved_by=None,
+            resolved_at=now,
+            next_escalation_at=None,
+        )
+    except InvalidState:
+        return None  # resolved meanwhile
+    _note(incident, Kind.RESOLVED, None, incident.source, "recovered: the job passed again", at=now)
+    return incident
+
+
+def start_escalation_if_due(incident: Incident, now: datetime) -> bool:
+    """Start the policy once the route's threshold is met (flaky jobs stay quiet until
+    ``min_occurrences`` happened within ``window_seconds``)."""
+    if incident.min_occurrences > 1:
+        query = Occurrence.objects.filter(incident=incident)
+        if incident.window_seconds:
+            query = query.filter(received_at__gt=now - timedelta(seconds=incident.window_seconds))
+        if query.count() < incident.min_occurrences:
+            return False
+    steps = (incident.policy or {}).get("steps") or []
+    first_wait = int(steps[0].get("wait_seconds", 0)) if steps else 0
+    incident.escalation_started_at = now
+    incident.next_escalation_at = now + timedelta(seconds=first_wait) if steps else None
+    Incident.objects.filter(pk=incident.pk).update(
+        escalation_started_at=incident.escalation_started_at,
+        next_escalation_at=incident.next_escalation_at,
+    )
+    return True
+
+
+def escalation_view(incident: Incident, now: datetime | None = None) -> dict[str, Any] | None:
+    """The API's ``escalation`` object: the next page is None while claimed or resolved,
+    and not before the mute ends."""
+    if not incident.policy:
+        return None
+    now = now or timezone.now()
+    next_at = incident.next_escalation_at
+    if incident.state != State.OPEN:
+        next_at = None
+    elif next_at is not None and incident.muted_until and incident.muted_until > now:
+        next_at = max(next_at, incident.muted_until)
+    return {
+        "policy": incident.policy.get("name", ""),
+        "step": incident.escalation_step,
+        "next_at": next_at,
+    }

@@ -1,0 +1,281 @@
+"""REST views of escalation/: ingestion, incidents and their actions, configuration."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from django.db.models import Prefetch, QuerySet
+from django.utils import timezone
+from django_filters import rest_framework as filters
+from drf_spectacular.utils import extend_schema
+from rest_framework import status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from escalation import coverage, selectors
+from escalation.ingest import BadPayload, Report, generic
+from escalation.models import (
+    Contact,
+    EscalationPolicy,
+    Incident,
+    Occurrence,
+    Repo,
+    Route,
+    Silence,
+    TimelineEntry,
+)
+from escalation.serializers import (
+    ActionSerializer,
+    ContactSerializer,
+    IncidentDetailSerializer,
+    IncidentSerializer,
+    PolicySerializer,
+    RepoSerializer,
+    RouteSerializer,
+    SilenceSerializer,
+)
+from escalation.services import ingestion, lifecycle
+from oncall.api.errors import ApiError
+from oncall.models import Scope
+from rotations import selectors as rotation_selectors
+from rotations.models import Person
+from rotations.schedule import OnCall
+from rotations.serializers import oncall_body, person_brief
+from rotations.views import acting_person
+
+# Ingestion -----------------------------------------------------------------------
+
+
+class IngestView(APIView):
+    """Parse a delivery into reports, store them all, then answer 202."""
+
+    required_scopes = {"POST": Scope.INGEST}
+
+    def parse(self, request: Request) -> list[Report]:
+        raise NotImplementedError
+
+    @extend_schema(request=dict, responses={202: dict})
+    def post(self, request: Request) -> Response:
+        try:
+            reports = self.parse(request)
+        except BadPayload as error:
+            raise ValidationError(error.fields or {"non_field_errors": [str(error)]}) from error
+        accepted = ingestion.accept(reports)
+        return Response(accepted.body(), status=status.HTTP_202_ACCEPTED)
+
+
+class EventsView(IngestView):
+    def parse(self, request: Request) -> list[Report]:
+        return generic.parse(request.data, request.headers.get("Idempotency-Key", ""))
+
+
+# Incidents -----------------------------------------------------------------------
+
+
+class IncidentFilter(filters.FilterSet):
+    state = filters.ChoiceFilter(choices=Incident.State.choices)
+    repo = filters.CharFilter(field_name="repo")
+    muted = filters.BooleanFilter(method="filter_muted")
+    team = filters.CharFilter(field_name="repo_ref__team__slug")
+    category = filters.CharFilter()
+    job = filters.CharFilter()
+    owned = filters.BooleanFilter()
+
+    class Meta:
+        model = Incident
+        fields = ["state", "repo", "muted", "team", "category", "job", "owned"]
+
+    def filter_muted(
+        self, queryset: QuerySet[Incident], name: str, value: bool
+    ) -> QuerySet[Incident]:
+        muted = queryset.filter(muted_until__gt=timezone.now())
+        return muted if value else queryset.exclude(pk__in=muted.values("pk"))
+
+
+def _person(request: Request, reference: str | None) -> Person:
+    if reference:
+        person = rotation_selectors.person_by_reference(reference)
+        if person is None:
+            raise ApiError(400, "unknown_person", f"Unknown person {reference!r}.")
+        return person
+    person = acting_person(request)
+    if person is None:
+        raise ValidationError({"by": ["Required: a handle, e-mail or Matrix ID."]})
+    return person
+
+
+class IncidentViewSet(viewsets.ReadOnlyModelViewSet):
+    filterset_class = IncidentFilter
+    required_scopes = {
+        action: Scope.ACT for action in ("claim", "unclaim", "resolve", "mute", "unmute")
+    }
+
+    def get_queryset(self) -> QuerySet[Incident]:
+        query = Incident.objects.select_related("claimed_by", "resolved_by", "repo_ref")
+        query = query.prefetch_related("forwarded_to")
+        if self.action != "list":
+            query = query.prefetch_related(
+                Prefetch("timeline", TimelineEntry.objects.select_related("actor")),
+                Prefetch(
+                    "history",
+                    Occurrence.objects.order_by("-received_at", "-pk").only(
+                        "incident_id", "received_at", "occurred_at"
+                    ),
+                ),
+            )
+        return query
+
+    def get_serializer_class(self) -> Any:
+        return IncidentSerializer if self.action == "list" else IncidentDetailSerializer
+
+    def get_serializer(self, *args: Any, **kwargs: Any) -> Any:
+        instances = args[0] if args else None
+        if instances is not None:
+            items = instances if isinstance(instances, list | QuerySet) else [instances]
+            now = timezone.now()
+            kwargs["context"] = {
+                **self.get_serializer_context(),
+                "now": now,
+                "responsible": selectors.responsible(
+                    {i.repo_ref for i in items if i.repo_ref}, now
+                ),
+            }
+        return super().get_serializer(*args, **kwargs)
+
+    def _act(self, request: Request, run: Any) -> Response:
+        body = ActionSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        incident = self.get_object()
+        person = _person(request, body.validated_data.get("by"))
+        channel = "api" if request.auth is not None else "web"
+        try:
+            run(incident, person, channel, body.validated_data)
+        except lifecycle.InvalidState as error:
+            raise ApiError(409, "invalid_state", str(error)) from error
+        return Response(self.get_serializer(self.get_queryset().get(pk=incident.pk)).data)
+
+    @extend_schema(request=ActionSerializer, responses=IncidentDetailSerializer)
+    @action(detail=True, methods=["post"])
+    def claim(self, request: Request, pk: str) -> Response:
+        return self._act(request, lambda i, p, c, d: lifecycle.claim(i, p, c))
+
+    @extend_schema(request=ActionSerializer, responses=IncidentDetailSerializer)
+    @action(detail=True, methods=["post"])
+    def unclaim(self, request: Request, pk: str) -> Response:
+        return self._act(request, lambda i, p, c, d: lifecycle.unclaim(i, p, c))
+
+    @extend_schema(request=ActionSerializer, responses=IncidentDetailSerializer)
+    @action(detail=True, methods=["post"])
+    def resolve(self, request: Request, pk: str) -> Response:
+        return self._act(request, lambda i, p, c, d: lifecycle.resolve(i, p, c, d["note"]))
+
+    @extend_schema(request=ActionSerializer, responses=IncidentDetailSerializer)
+    @action(detail=True, methods=["post"])
+    def mute(self, request: Request, pk: str) -> Response:
+        def run(incident: Incident, person: Person, channel: str, data: dict[str, Any]) -> None:
+            if "until" in data:
+                until = data["until"]
+            elif "minutes" in data:
+                until = timezone.now() + timedelta(minutes=data["minutes"])
+            else:
+                raise ValidationError({"minutes": ["Give minutes or until."]})
+            if until <= timezone.now():
+                raise ValidationError({"until": ["Must be in the future."]})
+            lifecycle.mute(incident, person, channel, until)
+
+        return self._act(request, run)
+
+    @extend_schema(request=ActionSerializer, responses=IncidentDetailSerializer)
+    @action(detail=True, methods=["post"])
+    def unmute(self, request: Request, pk: str) -> Response:
+        return self._act(request, lambda i, p, c, d: lifecycle.unmute(i, p, c))
+
+
+# Configuration -------------------------------------------------------------------
+
+
+class ContactViewSet(viewsets.ModelViewSet):
+    queryset = Contact.objects.all()
+    serializer_class = ContactSerializer
+    lookup_field = "slug"
+
+
+class PolicyViewSet(viewsets.ModelViewSet):
+    queryset = EscalationPolicy.objects.all()
+    serializer_class = PolicySerializer
+    lookup_field = "slug"
+
+
+class RepoViewSet(viewsets.ModelViewSet):
+    queryset = Repo.objects.select_related("team", "rotation", "backup_rotation", "policy")
+    serializer_class = RepoSerializer
+    lookup_field = "name"
+    lookup_value_regex = ".+"  # names contain a slash: /repos/Org%2Frepo/
+    filterset_fields = ["team__slug"]
+
+
+class RouteViewSet(viewsets.ModelViewSet):
+    queryset = Route.objects.select_related("repo", "policy").prefetch_related("forward_to")
+    serializer_class = RouteSerializer
+
+
+class SilenceViewSet(viewsets.ModelViewSet):
+    queryset = Silence.objects.select_related("created_by")
+    serializer_class = SilenceSerializer
+
+    def perform_create(self, serializer: Any) -> None:
+        creator = serializer.validated_data.get("created_by") or acting_person(self.request)
+        serializer.save(created_by=creator)
+
+
+class CoverageView(APIView):
+    """``GET /api/v1/coverage/?days=28``: what nobody covers (see escalation.coverage)."""
+
+    @extend_schema(responses={200: dict})
+    def get(self, request: Request) -> Response:
+        try:
+            days = int(request.query_params.get("days", 28))
+        except ValueError:
+            days = 0
+        if not 1 <= days <= 366:
+            raise ValidationError({"days": ["A whole number of days from 1 to 366."]})
+        body = coverage.report(timezone.now(), days)
+        body["rotations_with_gaps"] = [
+            {**r, "gaps": [{k: _time(v) for k, v in g.items()} for g in r["gaps"]]}
+            for r in body["rotations_with_gaps"]
+        ]
+        body["unowned_failures"] = [
+            {**u, "last_seen": _time(u["last_seen"])} for u in body["unowned_failures"]
+        ]
+        return Response({**body, "from": _time(body["from"]), "to": _time(body["to"])})
+
+
+def _time(value: Any) -> Any:
+    from rest_framework.fields import DateTimeField
+
+    return DateTimeField().to_representation(value)
+
+
+# Who is on call for a repo (plugs into /api/v1/oncall/) ------------------------------
+
+
+def repo_oncall(request: Request, name: str, at: Any) -> dict[str, Any]:
+    """The on-call answer of the repo's rotation, plus ``repo`` and ``backup_rotation``."""
+    repo = Repo.objects.select_related("rotation", "backup_rotation").filter(name=name).first()
+    if repo is None:
+        raise NotFound(f"No repo {name!r}.")
+    ids = [i for i in (repo.rotation_id, repo.backup_rotation_id) if i]
+    answers = selectors.oncall_by_rotation(ids, at)
+    nobody = OnCall(None, None, None)
+    body = oncall_body(at, repo.rotation, answers.get(repo.rotation_id or 0, nobody))
+    backup = repo.backup_rotation
+    body["repo"] = repo.name
+    body["backup_rotation"] = backup.slug if backup else None
+    body["backup_rotation_primary"] = (
+        person_brief(answers.get(backup.pk, nobody).primary) if backup else None
+    )
+    return body
