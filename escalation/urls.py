@@ -1,7 +1,7 @@
 from django.urls import path
 from rest_framework.routers import DefaultRouter
 
-from escalation import views
+from escalation import ingest_views, views
 
 router = DefaultRouter(trailing_slash=True)
 router.include_root_view = False
@@ -14,6 +14,11 @@ router.register("silences", views.SilenceViewSet)
 
 urlpatterns = [
     path("events/", views.EventsView.as_view(), name="ingest-events"),
+    path("ingest/zuul/", ingest_views.ZuulView.as_view(), name="ingest-zuul"),
+    path(
+        "ingest/alertmanager/", ingest_views.AlertmanagerView.as_view(), name="ingest-alertmanager"
+    ),
+    path("ingest/github/", ingest_views.GithubView.as_view(), name="ingest-github"),
     path("coverage/", views.CoverageView.as_view(), name="coverage"),
     *router.urls,
 ]

@@ -67,6 +67,11 @@ def app_config(redis_url: str | None, broker_dir: Path, tick_seconds: int) -> di
             "escalation.channels.*": {"queue": "notify"},
         },
         "beat_schedule": {
+            "escalation-sweep": {
+                "task": "escalation.tasks.sweep",
+                "schedule": timedelta(seconds=tick_seconds),
+                "options": {"expires": tick_seconds},
+            },
             "handoff-notices": {
                 "task": "rotations.tasks.send_handoff_notices",
                 "schedule": timedelta(minutes=1),

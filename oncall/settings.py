@@ -5,6 +5,7 @@ The table of variables is in API.md ("Running and configuration") and README.md.
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -167,6 +168,14 @@ SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
 # Celery -------------------------------------------------------------------------
 ESCALATION_TICK_SECONDS = env.integer("ESCALATION_TICK_SECONDS", 5, minimum=1)
+# Told when a whole policy reaches nobody and the repo has no team to tell.
+ONCALL_FALLBACK_EMAIL = env.raw("ONCALL_FALLBACK_EMAIL")
+# Signs webhook notifications (X-Oncall-Signature); give receivers the same value.
+ONCALL_WEBHOOK_SECRET = (
+    env.raw("ONCALL_WEBHOOK_SECRET")
+    or hashlib.sha256(f"oncall-webhook:{SECRET_KEY}".encode()).hexdigest()
+)
+ONCALL_ACTION_LINK_DAYS = env.integer("ONCALL_ACTION_LINK_DAYS", 7, minimum=1)
 CELERY_BROKER_DIR = DATA_DIR / "broker"
 
 # Integrations -------------------------------------------------------------------

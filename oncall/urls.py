@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from escalation import actions
 from oncall import views
 from rotations import feeds
 
@@ -13,6 +14,7 @@ api_v1 = [
 urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("ical/<str:token>.ics", feeds.feed, name="feed"),
+    path("act/<str:action>/<str:token>/", actions.confirm, name="incident-action"),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

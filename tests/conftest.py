@@ -19,6 +19,14 @@ def _plain_static_files(settings) -> None:
     }
 
 
+@pytest.fixture(autouse=True)
+def _fresh_routing_config() -> None:
+    """Each test starts from its own database: drop the process's cached routing config."""
+    from escalation import config
+
+    config.changed()
+
+
 @pytest.fixture
 def token_client(db) -> Callable[..., APIClient]:
     """``token_client("read", "act", person=alice)`` → a client sending a fresh bearer token."""

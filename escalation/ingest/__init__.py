@@ -46,10 +46,11 @@ class Report:
 
     def key(self) -> str:
         """The dedup key: given, else derived from source, repo, pipeline, job, branch, subject."""
+        from escalation.ingest import clean
+
         if self.dedup_key:
-            return self.dedup_key
-        parts = (self.source, self.repo, self.pipeline, self.job, self.branch, self.subject)
-        return ":".join(parts)
+            return clean.key(self.dedup_key)
+        return clean.key(self.source, self.repo, self.pipeline, self.job, self.branch, self.subject)
 
     def fields(self) -> dict[str, Any]:
         """The values routes and silences match against."""

@@ -6,7 +6,7 @@ from typing import Any
 
 from rest_framework import serializers
 
-from escalation.ingest import BadPayload, Report
+from escalation.ingest import BadPayload, Report, clean
 
 
 class EventSerializer(serializers.Serializer):
@@ -43,6 +43,7 @@ class EventSerializer(serializers.Serializer):
 
 
 def parse(body: Any, idempotency_key: str = "") -> list[Report]:
+    clean.no_nul(body)
     items = body if isinstance(body, list) else [body]
     if not items or len(items) > 500:
         raise BadPayload("Send one event, or a list of 1 to 500 events.")
@@ -54,7 +55,7 @@ def parse(body: Any, idempotency_key: str = "") -> list[Report]:
             if len(items) == 1
             else {
                 f"{i}.{name}": problems
-                for i, item in enumerate(errors)
+                for i, item in (errors.items() if isinstance(errors, dict) else enumerate(errors))
                 for name, problems in item.items()
             }
         )
@@ -62,6 +63,7 @@ def parse(body: Any, idempotency_key: str = "") -> list[Report]:
     reports = []
     for i, data in enumerate(serializer.validated_data):
         event_id = data.pop("event_id") or (f"{idempotency_key}:{i}" if idempotency_key else "")
+        event_id = clean.key(event_id, limit=clean.DELIVERY_KEY) if event_id else ""
         category = data.pop("category") or "job"
         reports.append(Report(**data, category=category, delivery_key=event_id, payload=items[i]))
     return reports

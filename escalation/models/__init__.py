@@ -1,10 +1,12 @@
 from escalation.models.config import Contact, EscalationPolicy, Repo, Route, Silence
 from escalation.models.incidents import Incident, Occurrence, TimelineEntry
+from escalation.models.notifications import Notification
 
 __all__ = [
     "Contact",
     "EscalationPolicy",
     "Incident",
+    "Notification",
     "Occurrence",
     "Repo",
     "Route",

@@ -70,7 +70,13 @@ class Incident(models.Model):
     escalation_round = models.PositiveIntegerField(default=0)
     escalation_ping = models.PositiveIntegerField(default=0)
     escalation_started_at = models.DateTimeField(null=True, blank=True)
+    escalation_step_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the current step first notified."
+    )
     next_escalation_at = models.DateTimeField(null=True, blank=True)
+    remind_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the claimer is reminded (claim timeout)."
+    )
 
     class Meta:
         ordering = ["-last_seen"]
@@ -87,6 +93,12 @@ class Incident(models.Model):
                 fields=["next_escalation_at"],
                 condition=Q(next_escalation_at__isnull=False) & ~Q(state="resolved"),
                 name="incident_due",
+            ),
+            # The sweep: claims whose claimer is due a reminder.
+            models.Index(
+                fields=["remind_at"],
+                condition=Q(remind_at__isnull=False, state="claimed"),
+                name="incident_remind_due",
             ),
             # Lists of open work, newest first, and per repo.
             models.Index(fields=["state", "-last_seen"], name="incident_state_seen"),

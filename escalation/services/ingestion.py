@@ -17,15 +17,12 @@ from typing import Any
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from escalation import matching
+from escalation import config as routing
 from escalation.ingest import Report
 from escalation.models import (
-    EscalationPolicy,
     Incident,
     Occurrence,
-    Repo,
     Route,
-    Silence,
     TimelineEntry,
 )
 from escalation.services import lifecycle
@@ -60,36 +57,11 @@ class Accepted:
         }
 
 
-class Config:
-    """Routes, repos, silences and the default policy, read once per delivery."""
-
-    def __init__(self, now: datetime) -> None:
-        self.routes = list(
-            Route.objects.select_related("repo", "policy").prefetch_related("forward_to")
-        )
-        self.silences = list(Silence.objects.filter(starts__lte=now, ends__gt=now))
-        self.default_policy = EscalationPolicy.objects.filter(is_default=True).first()
-        self._repos: dict[str, Repo | None] = {}
-
-    def route(self, report: Report) -> Route | None:
-        values = report.fields()
-        return next((r for r in self.routes if matching.matches(r.match, values)), None)
-
-    def repo(self, name: str) -> Repo | None:
-        if name not in self._repos:
-            self._repos[name] = Repo.objects.select_related("policy").filter(name=name).first()
-        return self._repos[name]
-
-    def silence(self, report: Report) -> Silence | None:
-        values = report.fields()
-        return next((s for s in self.silences if matching.matches(s.match, values)), None)
-
-
 @transaction.atomic
 def accept(reports: list[Report], *, now: datetime | None = None) -> Accepted:
     """Store every report; the caller answers 2xx only after this returned."""
     now = now or timezone.now()
-    config = Config(now)
+    config = routing.current()
     accepted = Accepted()
     for report in reports:
         route = config.route(report)
@@ -105,7 +77,7 @@ def accept(reports: list[Report], *, now: datetime | None = None) -> Accepted:
     return accepted
 
 
-def _failure(report: Report, route: Route | None, config: Config, now: datetime) -> Outcome:
+def _failure(report: Report, route: Route | None, config: routing.Config, now: datetime) -> Outcome:
     key = report.key()
     incident = (
         Incident.objects.select_for_update()
@@ -125,13 +97,13 @@ def _failure(report: Report, route: Route | None, config: Config, now: datetime)
             )
     if _record_occurrence(incident, report, now):
         _count(incident, report, now)
-    if incident.pages and incident.escalation_started_at is None and incident.policy:
+    if incident.pages and incident.escalation_started_at is None:
         lifecycle.start_escalation_if_due(incident, now)
     return Outcome(incident, created)
 
 
 def _create(
-    report: Report, route: Route | None, config: Config, key: str, now: datetime
+    report: Report, route: Route | None, config: routing.Config, key: str, now: datetime
 ) -> Incident:
     repo = (route.repo if route and route.repo else None) or config.repo(report.repo)
     policy = (
@@ -143,7 +115,7 @@ def _create(
     workflow = (
         (route.workflow if route else "") or (repo.workflow if repo else "") or report.workflow
     )
-    silence = config.silence(report)
+    silence = config.silence(report, now)
     incident = Incident.objects.create(
         dedup_key=key,
         source=report.source,

@@ -17,6 +17,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from escalation import engine, forwarding
 from escalation.models import Incident, Occurrence, TimelineEntry
 from rotations.models import Person
 
@@ -62,8 +63,16 @@ def claim(incident: Incident, by: Person, channel: str) -> Incident:
     now = timezone.now()
     if incident.state == State.CLAIMED and incident.claimed_by_id == by.pk:
         return incident
+    timeout = int((incident.policy or {}).get("claim_timeout_seconds", 0))
+    remind_at = now + timedelta(seconds=timeout) if timeout else None
     _transition(
-        incident, "claim", Q(state=State.OPEN), state=State.CLAIMED, claimed_by=by, claimed_at=now
+        incident,
+        "claim",
+        Q(state=State.OPEN),
+        state=State.CLAIMED,
+        claimed_by=by,
+        claimed_at=now,
+        remind_at=remind_at,
     )
     _note(incident, Kind.CLAIMED, by, channel, at=now)
     return incident
@@ -78,8 +87,10 @@ def unclaim(incident: Incident, by: Person, channel: str) -> Incident:
         state=State.OPEN,
         claimed_by=None,
         claimed_at=None,
+        remind_at=None,
     )
     _note(incident, Kind.UNCLAIMED, by, channel, "escalation resumes")
+    engine.schedule_advance(incident)
     return incident
 
 
@@ -94,8 +105,10 @@ def resolve(incident: Incident, by: Person | None, channel: str, note: str = "")
         resolved_by=by,
         resolved_at=now,
         next_escalation_at=None,
+        remind_at=None,
     )
     _note(incident, Kind.RESOLVED, by, channel, note, at=now)
+    forwarding.forward_resolution(incident, now)
     return incident
 
 
@@ -119,6 +132,7 @@ def unmute(incident: Incident, by: Person, channel: str) -> Incident:
         muted_until=None,
     )
     _note(incident, Kind.UNMUTED, by, channel, at=now)
+    engine.schedule_advance(incident)
     return incident
 
 
@@ -136,16 +150,19 @@ def recover(dedup_key: str, *, now: datetime) -> Incident | None:
             resolved_by=None,
             resolved_at=now,
             next_escalation_at=None,
+            remind_at=None,
         )
     except InvalidState:
         return None  # resolved meanwhile
     _note(incident, Kind.RESOLVED, None, incident.source, "recovered: the job passed again", at=now)
+    forwarding.forward_resolution(incident, now)
     return incident
 
 
 def start_escalation_if_due(incident: Incident, now: datetime) -> bool:
-    """Start the policy once the route's threshold is met (flaky jobs stay quiet until
-    ``min_occurrences`` happened within ``window_seconds``)."""
+    """Start paging once the route's threshold is met (flaky jobs stay quiet until
+    ``min_occurrences`` happened within ``window_seconds``): forward to the route's
+    contacts and start the policy, the first page right away when it waits 0 s."""
     if incident.min_occurrences > 1:
         query = Occurrence.objects.filter(incident=incident)
         if incident.window_seconds:
@@ -160,6 +177,8 @@ def start_escalation_if_due(incident: Incident, now: datetime) -> bool:
         escalation_started_at=incident.escalation_started_at,
         next_escalation_at=incident.next_escalation_at,
     )
+    forwarding.forward(incident, now)
+    engine.schedule_advance(incident)
     return True
 
 

@@ -1,0 +1,88 @@
+"""The routing configuration (routes, silences, repos, default policy), read by every
+delivery and cached per process.
+
+A change to any of these models bumps a generation counter in the shared cache
+(Redis when configured), so every process rebuilds its copy on the next delivery;
+without a shared cache (a laptop), copies also expire after ``MAX_AGE``.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from datetime import datetime
+from typing import Any
+
+from django.core.cache import cache
+
+from escalation import matching
+from escalation.ingest import Report
+from escalation.models import EscalationPolicy, Repo, Route, Silence
+
+GENERATION_KEY = "escalation:config-generation"
+MAX_AGE = 10.0  # seconds
+
+
+class Config:
+    def __init__(self) -> None:
+        self.routes = list(
+            Route.objects.select_related("repo", "policy").prefetch_related("forward_to")
+        )
+        self.silences = list(Silence.objects.all())
+        self.default_policy = EscalationPolicy.objects.filter(is_default=True).first()
+        self.repos = {r.name: r for r in Repo.objects.select_related("policy")}
+
+    def route(self, report: Report) -> Route | None:
+        values = report.fields()
+        return next((r for r in self.routes if matching.matches(r.match, values)), None)
+
+    def repo(self, name: str) -> Repo | None:
+        return self.repos.get(name)
+
+    def silence(self, report: Report, now: datetime) -> Silence | None:
+        values = report.fields()
+        return next(
+            (
+                s
+                for s in self.silences
+                if s.starts <= now < s.ends and matching.matches(s.match, values)
+            ),
+            None,
+        )
+
+
+_lock = threading.Lock()
+_copy: tuple[Any, float, Config] | None = None
+
+
+def current() -> Config:
+    """This process's copy of the configuration, rebuilt when it changed anywhere."""
+    global _copy
+    generation = cache.get(GENERATION_KEY, 0)
+    copy = _copy
+    if copy is not None and copy[0] == generation and time.monotonic() - copy[1] < MAX_AGE:
+        return copy[2]
+    config = Config()
+    with _lock:
+        _copy = (generation, time.monotonic(), config)
+    return config
+
+
+def changed(**kwargs: Any) -> None:
+    """Signal receiver: drop every process's copy."""
+    global _copy
+    with _lock:
+        _copy = None
+    try:
+        cache.incr(GENERATION_KEY)
+    except ValueError:
+        cache.set(GENERATION_KEY, 1, timeout=None)
+
+
+def connect() -> None:
+    from django.db.models.signals import m2m_changed, post_delete, post_save
+
+    for model in (Route, Silence, EscalationPolicy, Repo):
+        post_save.connect(changed, sender=model, dispatch_uid=f"config-{model.__name__}-save")
+        post_delete.connect(changed, sender=model, dispatch_uid=f"config-{model.__name__}-del")
+    m2m_changed.connect(changed, sender=Route.forward_to.through, dispatch_uid="config-forward")

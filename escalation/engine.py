@@ -1,0 +1,325 @@
+"""The escalation engine. The database is the source of truth; the broker only wakes
+workers up.
+
+State lives on the incident: the policy snapshot, ``escalation_step`` /
+``escalation_ping`` / ``escalation_round``, when the step first notified and
+``next_escalation_at``. ``sweep`` (beat, every ESCALATION_TICK_SECONDS) locks due
+incidents with ``SELECT … FOR UPDATE SKIP LOCKED`` in bounded batches and advances
+them; ``advance`` tasks with an ETA only make pages come sooner. Losing every task
+delays a page by at most one tick. Each page is a ``Notification`` row with a unique
+key, created before anything is sent, so a second sweep, a re-run task or a second
+worker can never page twice.
+
+Policy semantics (API.md): a step notifies its targets, then re-pings them
+``repeat`` times every ``repeat_every_seconds`` while nobody claims; the next step
+starts ``wait_seconds`` after the previous step's first notification (its re-pings
+stop then); the policy's ``repeat`` runs the list again. A step that reaches nobody
+says so in the timeline and the next step starts at once.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from escalation import targets
+from escalation.models import Incident, Notification, TimelineEntry
+from escalation.targets import Recipient
+
+log = logging.getLogger(__name__)
+
+BATCH = 200
+State = Incident.State
+Kind = Notification.Kind
+
+
+def _timeline(
+    incident: Incident, detail: str, at: datetime, kind: str = TimelineEntry.Kind.ESCALATED
+) -> None:
+    TimelineEntry.objects.create(
+        incident=incident, kind=kind, channel="escalation", detail=detail, at=at
+    )
+
+
+def notify(
+    incident: Incident,
+    recipients: Iterable[Recipient],
+    *,
+    kind: str,
+    key: str,
+    at: datetime,
+    step: int = 0,
+    round: int = 0,
+    ping: int = 0,  # noqa: A002
+    target: dict[str, Any] | None = None,
+) -> list[int]:
+    """Create the notification rows (unique ``key`` + recipient); return the new ids.
+
+    The caller's transaction commits them; ``schedule_delivery`` sends them after."""
+    rows = [
+        Notification(
+            incident=incident,
+            key=f"{key}:{r.channel}:{r.address}"[:300],
+            kind=kind,
+            channel=r.channel,
+            address=r.address,
+            person=r.person,
+            target=target or {},
+            step=step,
+            round=round,
+            ping=ping,
+            created_at=at,
+            next_attempt_at=at,
+        )
+        for r in recipients
+    ]
+    if not rows:
+        return []
+    Notification.objects.bulk_create(rows, ignore_conflicts=True)
+    created = Notification.objects.filter(key__in=[r.key for r in rows], created_at=at)
+    ids = list(created.values_list("pk", flat=True))
+    schedule_delivery(ids)
+    return ids
+
+
+def schedule_delivery(ids: list[int]) -> None:
+    if ids:
+        from escalation import tasks
+
+        transaction.on_commit(lambda: [tasks.deliver.delay(pk) for pk in ids])
+
+
+def schedule_advance(incident: Incident) -> None:
+    """Wake a worker when the incident is next due (the sweep catches it anyway)."""
+    due = incident.next_escalation_at
+    if due is None:
+        return
+    from escalation import tasks
+    from oncall.celery import MAX_ETA_SECONDS
+
+    now = timezone.now()
+    if due - now > timedelta(seconds=MAX_ETA_SECONDS):
+        return
+    pk = incident.pk
+    transaction.on_commit(lambda: tasks.advance.apply_async(args=(pk,), eta=max(due, now)))
+
+
+def _step(incident: Incident) -> dict[str, Any]:
+    return incident.policy["steps"][incident.escalation_step]  # type: ignore[index]
+
+
+def _recipients(
+    step: dict[str, Any], incident: Incident, at: datetime
+) -> list[tuple[int, Recipient]]:
+    found: list[tuple[int, Recipient]] = []
+    seen: set[tuple[str, str]] = set()
+    for index, target in enumerate(step.get("notify", [])):
+        for recipient in targets.resolve(target, incident, at):
+            if (recipient.channel, recipient.address) not in seen:
+                seen.add((recipient.channel, recipient.address))
+                found.append((index, recipient))
+    return found
+
+
+def advance(incident: Incident, now: datetime) -> None:
+    """Fire what is due on a locked, open, unmuted incident and set the next due time."""
+    policy = incident.policy or {}
+    steps = policy.get("steps") or []
+    for _ in range(len(steps) * (int(policy.get("repeat", 0)) + 1) + 1):
+        if incident.next_escalation_at is None or incident.escalation_step >= len(steps):
+            incident.next_escalation_at = None
+            break
+        step = _step(incident)
+        recipients = _recipients(step, incident, now)
+        number = incident.escalation_step + 1
+        if recipients:
+            kind = Kind.PAGE if incident.escalation_ping == 0 else Kind.REPAGE
+            prefix = (
+                f"{incident.pk}:r{incident.escalation_round}:s{incident.escalation_step}"
+                f":p{incident.escalation_ping}"
+            )
+            for index, recipient in recipients:
+                notify(
+                    incident,
+                    [recipient],
+                    kind=kind,
+                    key=f"{prefix}:t{index}",
+                    at=now,
+                    step=incident.escalation_step,
+                    round=incident.escalation_round,
+                    ping=incident.escalation_ping,
+                    target=step["notify"][index],
+                )
+            who = ", ".join(r.label() for _, r in recipients)
+            what = (
+                f"step {number}: paging {who}"
+                if incident.escalation_ping == 0
+                else f"step {number}: re-ping {incident.escalation_ping} of "
+                f"{step.get('repeat', 0)} to {who}"
+            )
+            _timeline(incident, what, now)
+            if incident.escalation_ping == 0:
+                incident.escalation_step_at = now
+            _schedule_next(incident, steps, policy, now)
+            break
+        _timeline(
+            incident, f"step {number} reaches nobody (a gap in the rotation?); moving on", now
+        )
+        incident.escalation_step_at = now
+        incident.escalation_ping = int(step.get("repeat", 0))  # nothing to re-ping
+        _schedule_next(incident, steps, policy, now, at_once=True)
+    if incident.next_escalation_at is None:
+        _finish(incident, now)
+    Incident.objects.filter(pk=incident.pk).update(
+        escalation_step=incident.escalation_step,
+        escalation_ping=incident.escalation_ping,
+        escalation_round=incident.escalation_round,
+        escalation_step_at=incident.escalation_step_at,
+        next_escalation_at=incident.next_escalation_at,
+    )
+    schedule_advance(incident)
+
+
+def _schedule_next(
+    incident: Incident,
+    steps: list[dict[str, Any]],
+    policy: dict[str, Any],
+    now: datetime,
+    *,
+    at_once: bool = False,
+) -> None:
+    step = steps[incident.escalation_step]
+    started = incident.escalation_step_at or now
+    following = incident.escalation_step + 1
+    next_step_at: datetime | None
+    if following < len(steps):
+        next_step_at = started + timedelta(seconds=int(steps[following].get("wait_seconds", 0)))
+    elif incident.escalation_round < int(policy.get("repeat", 0)):
+        next_step_at = started + timedelta(seconds=int(steps[0].get("wait_seconds", 0)))
+    else:
+        next_step_at = None
+    repeat_at = now + timedelta(seconds=int(step.get("repeat_every_seconds", 0)))
+    if incident.escalation_ping < int(step.get("repeat", 0)) and (
+        next_step_at is None or repeat_at < next_step_at
+    ):
+        incident.escalation_ping += 1
+        incident.next_escalation_at = repeat_at
+        return
+    incident.escalation_ping = 0
+    if following < len(steps):
+        incident.escalation_step = following
+    elif next_step_at is not None:
+        incident.escalation_step = 0
+        incident.escalation_round += 1
+    else:
+        incident.escalation_step = len(steps)
+        incident.next_escalation_at = None
+        return
+    incident.next_escalation_at = now if at_once else max(next_step_at, now)  # type: ignore[type-var]
+
+
+def _finish(incident: Incident, now: datetime) -> None:
+    """The policy ran out. If it reached nobody at all, tell the team (or the fallback)."""
+    paged = Notification.objects.filter(
+        incident=incident, kind__in=[Kind.PAGE, Kind.REPAGE]
+    ).exists()
+    if paged:
+        _timeline(incident, "escalation finished: nobody claimed the incident", now)
+        return
+    team = incident.repo_ref.team if incident.repo_ref and incident.repo_ref.team_id else None
+    recipients = targets.team_recipients(team)
+    fallback = getattr(settings, "ONCALL_FALLBACK_EMAIL", None)
+    if not recipients and fallback:
+        recipients = [Recipient(Notification.Channel.EMAIL, fallback)]
+    if recipients:
+        notify(incident, recipients, kind=Kind.FALLBACK, key=f"{incident.pk}:fallback", at=now)
+        _timeline(
+            incident,
+            "the policy reached nobody; telling " + ", ".join(r.label() for r in recipients),
+            now,
+        )
+    else:
+        _timeline(
+            incident,
+            "the policy reached nobody and there is no team or fallback address to tell",
+            now,
+        )
+        log.error("incident %s reached nobody", incident.pk)
+
+
+def _remind(incident: Incident, now: datetime) -> None:
+    """The claim timeout ran out: re-notify the claimer, then again after each timeout."""
+    timeout = int((incident.policy or {}).get("claim_timeout_seconds", 0))
+    recipients = targets.for_person(incident.claimed_by)
+    stamp = int(incident.remind_at.timestamp()) if incident.remind_at else 0
+    notify(
+        incident, recipients, kind=Kind.CLAIM_REMINDER, key=f"{incident.pk}:remind:{stamp}", at=now
+    )
+    minutes = int((now - (incident.claimed_at or now)).total_seconds() // 60)
+    _timeline(
+        incident,
+        f"claimed {minutes} min ago and not resolved: reminding "
+        + (", ".join(r.label() for r in recipients) or "nobody"),
+        now,
+    )
+    incident.remind_at = now + timedelta(seconds=timeout) if timeout else None
+    Incident.objects.filter(pk=incident.pk).update(remind_at=incident.remind_at)
+
+
+def due(now: datetime) -> Q:
+    """Open, unmuted incidents whose next escalation is due (the ``incident_due`` index)."""
+    return Q(state=State.OPEN, next_escalation_at__lte=now) & (
+        Q(muted_until__isnull=True) | Q(muted_until__lte=now)
+    )
+
+
+def advance_one(incident_id: int) -> bool:
+    """The ETA task's work: advance this incident if it is (still) due; False otherwise."""
+    now = timezone.now()
+    with transaction.atomic():
+        incident = (
+            Incident.objects.select_for_update(skip_locked=True, of=("self",))
+            .select_related("repo_ref")
+            .filter(due(now), pk=incident_id)
+            .first()
+        )
+        if incident is None:
+            return False  # not due (claimed, muted, moved on) or another worker has it
+        advance(incident, now)
+    return True
+
+
+def sweep(now: datetime | None = None) -> dict[str, int]:
+    """Advance due incidents and remind claimers, in batches of ``BATCH`` per transaction."""
+    now = now or timezone.now()
+    counts = {"advanced": 0, "reminded": 0}
+    while True:
+        with transaction.atomic():
+            batch = list(
+                Incident.objects.select_for_update(skip_locked=True, of=("self",))
+                .select_related("repo_ref")
+                .filter(due(now))
+                .order_by("next_escalation_at")[:BATCH]
+            )
+            for incident in batch:
+                advance(incident, now)
+        counts["advanced"] += len(batch)
+        if len(batch) < BATCH:
+            break
+    with transaction.atomic():
+        claims = list(
+            Incident.objects.select_for_update(skip_locked=True, of=("self",))
+            .select_related("claimed_by")
+            .filter(state=State.CLAIMED, remind_at__lte=now)[:BATCH]
+        )
+        for incident in claims:
+            _remind(incident, now)
+        counts["reminded"] = len(claims)
+    return counts

@@ -1,0 +1,88 @@
+"""Ingestion endpoints of the senders' own formats: Zuul, Alertmanager, GitHub.
+
+Each parses one delivery with its module in ``escalation.ingest`` and lets
+``IngestView`` store the reports and answer 202.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from drf_spectacular.utils import extend_schema
+from rest_framework import permissions
+from rest_framework.exceptions import ParseError
+from rest_framework.parsers import JSONParser
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from escalation.ingest import Report, alertmanager, github, zuul
+from escalation.views import IngestView
+from oncall.api.errors import ApiError
+
+
+class ZuulView(IngestView):
+    """A Zuul MQTT reporter message, posted as Zuul publishes it."""
+
+    parser_classes = [JSONParser]
+
+    def parse(self, request: Request) -> list[Report]:
+        return zuul.parse_message(request.data)
+
+
+class AlertmanagerView(IngestView):
+    """An Alertmanager webhook (version 4), authenticated with an ``ingest`` bearer token."""
+
+    parser_classes = [JSONParser]
+
+    def parse(self, request: Request) -> list[Report]:
+        return alertmanager.parse(request.data)
+
+
+class GithubSignature(permissions.BasePermission):
+    """Anyone may post a delivery that carries a valid ``X-Hub-Signature-256``.
+
+    Answers 401 itself: without authentication classes DRF would turn a refusal into 403.
+    """
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        secret = settings.GITHUB_WEBHOOK_SECRET
+        if not secret:
+            raise ApiError(
+                401,
+                "not_authenticated",
+                "GitHub deliveries are refused: GITHUB_WEBHOOK_SECRET is not set.",
+            )
+        if not github.verify(secret, request.body, request.headers.get("X-Hub-Signature-256")):
+            raise ApiError(
+                401, "not_authenticated", "Missing or invalid X-Hub-Signature-256 signature."
+            )
+        return True
+
+
+class GithubView(IngestView):
+    """GitHub ``workflow_run`` and ``check_run`` deliveries, verified by their signature."""
+
+    authentication_classes: list[Any] = []
+    permission_classes = [GithubSignature]
+    ignored = 0
+
+    def parse(self, request: Request) -> list[Report]:
+        try:
+            body = github.decode(request.body, request.content_type or "")
+        except ValueError as error:
+            raise ParseError(f"The delivery is not valid JSON: {error}") from error
+        delivery = github.parse(
+            request.headers.get("X-GitHub-Event", ""),
+            request.headers.get("X-GitHub-Delivery", ""),
+            body,
+        )
+        self.ignored = delivery.ignored
+        return delivery.reports
+
+    @extend_schema(request=dict, responses={202: dict})
+    def post(self, request: Request) -> Response:
+        response = super().post(request)
+        assert response.data is not None  # noqa: S101 - IngestView always answers a body
+        response.data["ignored"] += self.ignored
+        return response
