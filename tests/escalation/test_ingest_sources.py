@@ -16,7 +16,7 @@ from escalation.models import Incident
 
 pytestmark = pytest.mark.django_db
 
-FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures"
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"  # copies of shared/fixtures
 ZUUL_URL = "/api/v1/ingest/zuul/"
 ALERTMANAGER_URL = "/api/v1/ingest/alertmanager/"
 GITHUB_URL = "/api/v1/ingest/github/"

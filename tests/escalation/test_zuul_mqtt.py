@@ -20,7 +20,7 @@ from escalation.management.commands.zuul_mqtt import Broker, broker
 from escalation.models import Incident
 from tests.processes import ROOT, child_env, wait_until
 
-FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures"
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"  # copies of shared/fixtures
 GATE_KEY = "zuul:scs:SovereignCloudStack/standards:main:periodic-hourly:scs-check-gx-scs-main"
 
 
