@@ -71,6 +71,9 @@ def test_runstack_serves_and_stops_every_process_on_ctrl_c(tmp_path, unused_tcp_
         assert f"{base}/" in printed
         assert {"web", "worker", "beat"} <= set(printed.split("(", 1)[1].split(")")[0].split(", "))
         assert len(_processes_with(str(tmp_path))) >= 4  # runstack, gunicorn, worker, beat
+        # The demo's failure escalates: the worker pages the on-call person by e-mail,
+        # which the console backend prints.
+        wait_until(lambda: "Subject: [oncall]" in out.read_text(), 60, "the demo page", out)
     finally:
         proc.send_signal(signal.SIGINT)
         proc.wait(timeout=60)
