@@ -63,6 +63,8 @@ def app_config(redis_url: str | None, broker_dir: Path, tick_seconds: int) -> di
         "enable_utc": True,
         "task_default_queue": "default",
         "task_routes": {
+            # The sweep must not wait behind a backlog of the advance tasks it recovers.
+            "escalation.tasks.sweep": {"queue": "default"},
             "escalation.tasks.*": {"queue": "escalation"},
             "escalation.channels.*": {"queue": "notify"},
         },

@@ -1,0 +1,467 @@
+"""The escalation engine's sweep, and how fast the first page reaches a mail server.
+
+    .venv/bin/python scripts/testenv.py -- .venv/bin/python bench/escalation_bench.py
+
+Creates its own database (``oncall_bench_escalation`` under the configured server,
+migrated) and starts a throwaway Redis on a free loopback port (the shared one is
+never used: this process queues tasks too). Both go away at the end.
+
+(a) The sweep: 10,000 open incidents, 1,000 of them due. One ``engine.sweep()`` is
+    timed: it creates the 1,000 notification rows and queues their delivery and the
+    next step's ETA task, which nobody consumes here. Then an idle sweep (none due),
+    and ``EXPLAIN ANALYZE`` of the sweep's locking query, which must use the partial
+    index ``incident_due``, not scan the table.
+(b) First-page latency through the whole stack: gunicorn (2 workers), one Celery
+    worker (queues default,escalation,notify; prefork, 2 processes, as ``runstack``
+    starts it), one beat with the default tick (ESCALATION_TICK_SECONDS=5) and an
+    aiosmtpd server in this process. ``--events`` generic events, ``--spacing`` apart,
+    each a new failure of a repo whose policy pages a person of its own at once (no
+    aggregation). t0 = the 202 came back, t1 = the server received the mail listing
+    that incident (``X-Oncall-Incidents``).
+(c) The same with every ETA task lost: gunicorn queues into a Redis database no
+    worker reads, so only the beat's sweep finds the new incidents. The first page
+    must then arrive within one tick plus sending.
+"""
+
+from __future__ import annotations
+
+import argparse
+import email
+import http.client
+import json
+import logging
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+HOST = "127.0.0.1"
+DATABASE = "oncall_bench_escalation"
+TICK = 5
+INCIDENTS, DUE = 10_000, 1_000
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind((HOST, 0))
+        return int(sock.getsockname()[1])
+
+
+def port_open(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex((HOST, port)) == 0
+
+
+def wait_for(check: Any, seconds: float, what: str, log: Path | None = None) -> None:
+    deadline = time.monotonic() + seconds
+    while not check():
+        if time.monotonic() > deadline:
+            tail = log.read_text()[-3000:] if log and log.exists() else ""
+            sys.exit(f"{what} did not happen within {seconds:.0f}s\n{tail}")
+        time.sleep(0.1)
+
+
+@contextmanager
+def process(argv: list[str], env: dict[str, str], log: Path) -> Iterator[subprocess.Popen]:
+    with log.open("wb") as out:
+        proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        yield proc
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+@contextmanager
+def redis_server(workdir: Path) -> Iterator[int]:
+    binary = shutil.which("redis-server")
+    if binary is None:
+        sys.exit("no redis-server binary: install it with `apt-get install -y redis-server`")
+    port = free_port()
+    argv = [binary, "--port", str(port), "--bind", HOST, "--save", "", "--dir", str(workdir)]
+    with process(argv, dict(os.environ), workdir / "redis.log"):
+        wait_for(lambda: port_open(port), 15, "redis-server")
+        yield port
+
+
+# This process queues tasks (the sweep's deliveries): only ever into our own Redis.
+_stack = ExitStack()
+_workdir = Path(_stack.enter_context(tempfile.TemporaryDirectory(prefix="escalation-bench-")))
+REDIS_PORT = _stack.enter_context(redis_server(_workdir))
+os.environ["REDIS_URL"] = f"redis://{HOST}:{REDIS_PORT}/0"
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "oncall.settings")
+
+import django  # noqa: E402
+
+django.setup()
+
+import redis  # noqa: E402
+from aiosmtpd.controller import Controller  # noqa: E402
+from django.conf import settings  # noqa: E402
+from django.db import connection, transaction  # noqa: E402
+from django.test.utils import CaptureQueriesContext  # noqa: E402
+from django.utils import timezone  # noqa: E402
+
+from escalation import engine  # noqa: E402
+from escalation.models import EscalationPolicy, Incident, Notification, Repo  # noqa: E402
+from oncall.models import ApiToken  # noqa: E402
+from rotations.models import Person  # noqa: E402
+
+logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd logs every command
+
+
+# (a) The sweep ------------------------------------------------------------------------------
+
+
+def fill(now: Any) -> None:
+    policy = {
+        "slug": "bench",
+        "name": "Bench",
+        "repeat": 0,
+        "claim_timeout_seconds": 0,
+        "steps": [
+            {"wait_seconds": 0, "notify": [{"type": "email", "address": "ops@example.org"}]},
+            {"wait_seconds": 600, "notify": [{"type": "email", "address": "lead@example.org"}]},
+        ],
+    }
+    Incident.objects.bulk_create(
+        (
+            Incident(
+                dedup_key=f"bench:{n}",
+                source="zuul",
+                repo="bench/sweep",
+                job=f"job-{n}",
+                result="FAILURE",
+                summary="Build failed.",
+                occurrences=1,
+                policy=policy,
+                escalation_started_at=now - timedelta(minutes=5),
+                # The due ones are spread over the last minute, the rest over the next hour.
+                next_escalation_at=(
+                    now - timedelta(seconds=60 * n / DUE)
+                    if n < DUE
+                    else now + timedelta(seconds=1 + 3600 * n / INCIDENTS)
+                ),
+            )
+            for n in range(INCIDENTS)
+        ),
+        batch_size=2000,
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(f"ANALYZE {Incident._meta.db_table}")
+
+
+def due_query_plan(now: Any) -> str:
+    """The sweep's locking query, exactly as ``engine.sweep`` builds it."""
+    with transaction.atomic():
+        query = (
+            Incident.objects.select_for_update(skip_locked=True, of=("self",))
+            .select_related("repo_ref")
+            .filter(engine.due(now))
+            .order_by("next_escalation_at")[: engine.BATCH]
+        )
+        plan = query.explain(analyze=True)
+        transaction.set_rollback(True)
+    return plan
+
+
+def sweep_case() -> tuple[list[list[str]], str, list[str]]:
+    now = timezone.now()
+    fill(now)
+    plan = due_query_plan(timezone.now())
+    with CaptureQueriesContext(connection) as queries:
+        started = time.perf_counter()
+        counts = engine.sweep()
+        seconds = time.perf_counter() - started
+    created = Notification.objects.count()
+    idle = []
+    with CaptureQueriesContext(connection) as idle_queries:
+        engine.sweep()
+    for _ in range(5):
+        started = time.perf_counter()
+        engine.sweep()
+        idle.append(time.perf_counter() - started)
+    queued = redis.Redis(host=HOST, port=REDIS_PORT).llen("notify")
+    rows = [
+        [
+            f"sweep, {DUE:,} due of {INCIDENTS:,} open",
+            str(counts["advanced"]),
+            str(created),
+            str(queued),
+            str(len(queries)),
+            f"{seconds * 1000:.0f}",
+            f"{seconds * 1000 / max(1, counts['advanced']):.2f}",
+        ],
+        [
+            f"idle sweep, 0 due of {INCIDENTS:,} open (median of 5)",
+            "0",
+            "0",
+            "",
+            str(len(idle_queries)),
+            f"{statistics.median(idle) * 1000:.1f}",
+            "",
+        ],
+    ]
+    problems = []
+    if counts["advanced"] != DUE or created != DUE:
+        problems.append(f"sweep advanced {counts['advanced']} and created {created}, not {DUE}")
+    if "incident_due" not in plan or f"Seq Scan on {Incident._meta.db_table}" in plan:
+        problems.append("the due query does not use the incident_due index")
+    return rows, plan, problems
+
+
+def reset() -> None:
+    """Empty the incidents (and what hangs off them) and the broker for (b) and (c)."""
+    with connection.cursor() as cursor:
+        cursor.execute(f"TRUNCATE {Incident._meta.db_table} CASCADE")
+    redis.Redis(host=HOST, port=REDIS_PORT).flushall()
+
+
+# (b) and (c) First-page latency ------------------------------------------------------------
+
+
+class Inbox:
+    """An aiosmtpd server noting when the first mail about each incident arrived."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.first: dict[int, float] = {}
+        self.messages = 0
+        self.lock = threading.Lock()
+        self.controller = Controller(self, hostname=HOST, port=self.port)
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+        arrived = time.monotonic()
+        message = email.message_from_bytes(envelope.content)
+        with self.lock:
+            self.messages += 1
+            for pk in str(message["X-Oncall-Incidents"] or "").split(","):
+                if pk.strip().isdigit():
+                    self.first.setdefault(int(pk), arrived)
+        return "250 Message accepted"
+
+
+def people_with_policies(prefix: str, count: int) -> None:
+    """``count`` repos ``bench/<prefix><n>``, each paging a person of its own at once."""
+    people = Person.objects.bulk_create(
+        Person(handle=f"{prefix}{n}", name=f"Person {prefix}{n}", email=f"{prefix}{n}@example.org")
+        for n in range(count)
+    )
+    policies = EscalationPolicy.objects.bulk_create(
+        EscalationPolicy(
+            slug=f"{prefix}{n}",
+            name=f"Pages {p.handle}",
+            steps=[{"wait_seconds": 0, "notify": [{"type": "person", "person": p.handle}]}],
+        )
+        for n, p in enumerate(people)
+    )
+    Repo.objects.bulk_create(
+        Repo(name=f"bench/{prefix}{n}", policy=policy) for n, policy in enumerate(policies)
+    )
+
+
+def database_url() -> str:
+    db = connection.settings_dict
+    auth = db["USER"] + (f":{db['PASSWORD']}" if db["PASSWORD"] else "")
+    return f"postgres://{auth}@{db['HOST'] or HOST}:{db['PORT'] or 5432}/{db['NAME']}"
+
+
+def post_events(port: int, token: str, prefix: str, count: int, spacing: float) -> dict[int, float]:
+    """Post one new failure per repo, ``spacing`` apart; incident id → when the 202 came."""
+    conn = http.client.HTTPConnection(HOST, port, timeout=30)
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+    answered: dict[int, float] = {}
+    began = time.monotonic()
+    for n in range(count):
+        time.sleep(max(0.0, began + n * spacing - time.monotonic()))
+        body = {
+            "source": "bench",
+            "status": "failure",
+            "repo": f"bench/{prefix}{n}",
+            "job": "check",
+            "result": "FAILURE",
+            "summary": "Build failed.",
+            "dedup_key": f"bench:{prefix}:{n}",
+        }
+        conn.request("POST", "/api/v1/events/", body=json.dumps(body), headers=headers)
+        response = conn.getresponse()
+        payload = response.read()
+        if response.status != 202:
+            sys.exit(f"POST answered {response.status}: {payload[:500]!r}")
+        answered[json.loads(payload)["incidents"][0]["id"]] = time.monotonic()
+    conn.close()
+    return answered
+
+
+def quantile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def latency_case(
+    name: str,
+    web_redis: str,
+    prefix: str,
+    args: argparse.Namespace,
+    env: dict[str, str],
+    token: str,
+    inbox: Inbox,
+) -> tuple[list[str], list[float]]:
+    port = free_port()
+    argv = [sys.executable, "-m", "gunicorn", "oncall.wsgi", "--bind", f"{HOST}:{port}"]
+    argv += ["--workers", "2", "--graceful-timeout", "5"]
+    log = Path(env["ONCALL_DATA_DIR"]) / f"gunicorn-{prefix}.log"
+    with process(argv, {**env, "REDIS_URL": web_redis}, log):
+        wait_for(lambda: port_open(port), 30, "gunicorn", log)
+        answered = post_events(port, token, prefix, args.events, args.spacing)
+        deadline = time.monotonic() + 3 * TICK  # what has not come by then counts as lost
+        while not set(answered) <= set(inbox.first) and time.monotonic() < deadline:
+            time.sleep(0.1)
+    latencies = [inbox.first[pk] - t0 for pk, t0 in answered.items() if pk in inbox.first]
+    lost = len(answered) - len(latencies)
+    row = [
+        name,
+        str(len(answered)),
+        str(len(latencies)),
+        *(f"{quantile(latencies, q):.3f}" for q in (0.5, 0.9, 0.99)),
+        f"{max(latencies):.3f}" if latencies else "",
+        str(lost),
+    ]
+    return row, latencies
+
+
+def print_table(rows: list[list[str]]) -> None:
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for n, row in enumerate(rows):
+        print(
+            "  ".join(
+                c.ljust(w) if i == 0 else c.rjust(w)
+                for i, (c, w) in enumerate(zip(row, widths, strict=True))
+            )
+        )
+        if n == 0:
+            print("  ".join("-" * w for w in widths))
+
+
+def main(args: argparse.Namespace) -> int:
+    began = time.monotonic()
+    rows, plan, problems = sweep_case()
+    print_table(
+        [["(a) engine", "advanced", "notifications", "queued", "queries", "ms", "ms/incident"]]
+        + rows
+    )
+    print(f"\nEXPLAIN ANALYZE of the sweep's due query ({engine.BATCH} per batch):\n{plan}\n")
+    reset()
+
+    token = ApiToken(name="bench", scopes=["ingest"])
+    secret = token.set_new_secret()
+    token.save()
+    people_with_policies("b", args.events)
+    people_with_policies("c", args.events)
+    inbox = Inbox()
+    inbox.controller.start()
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url(),
+        "DJANGO_SETTINGS_MODULE": "oncall.settings",
+        "REDIS_URL": f"redis://{HOST}:{REDIS_PORT}/0",
+        "EMAIL_URL": f"smtp://{HOST}:{inbox.port}",
+        "ESCALATION_TICK_SECONDS": str(TICK),
+        "ONCALL_DATA_DIR": str(_workdir),
+        "SECRET_KEY": settings.SECRET_KEY,
+    }
+    celery = [sys.executable, "-m", "celery", "-A", "oncall"]
+    worker_log = _workdir / "worker.log"
+    latency = [["first page", "events", "paged", "p50 s", "p90 s", "p99 s", "max s", "lost"]]
+    try:
+        with (
+            process(
+                [*celery, "worker", "--queues", "default,escalation,notify", "--concurrency", "2"]
+                + ["--loglevel", "info", "--without-mingle", "--without-gossip"],
+                env,
+                worker_log,
+            ),
+            process([*celery, "beat", "--loglevel", "info"], env, _workdir / "beat.log"),
+        ):
+            wait_for(lambda: "ready." in worker_log.read_text(), 60, "the worker", worker_log)
+            row, _ = latency_case(
+                "(b) ETA task, broker intact", env["REDIS_URL"], "b", args, env, secret, inbox
+            )
+            latency.append(row)
+            # Database 1 of the same Redis: the web tier's ETA tasks go where no worker reads.
+            row, lost_eta = latency_case(
+                f"(c) every ETA task lost: sweep, tick {TICK} s",
+                f"redis://{HOST}:{REDIS_PORT}/1",
+                "c",
+                args,
+                env,
+                secret,
+                inbox,
+            )
+            latency.append(row)
+    finally:
+        inbox.controller.stop()
+    print_table(latency)
+    print(
+        f"\n{inbox.messages} mails for {len(inbox.first)} incidents; "
+        f"{Notification.objects.filter(status='sent').count()} notifications sent"
+    )
+    if lost_eta:
+        slowest = max(lost_eta)
+        within = slowest <= TICK + 1
+        print(
+            f"lost ETA tasks: slowest first page {slowest:.2f} s "
+            f"({'within' if within else 'NOT within'} one tick of {TICK} s + 1 s for sending)"
+        )
+        if not within:
+            problems.append(f"a first page took {slowest:.2f} s without its ETA task")
+    for label in ("(b)", "(c)"):
+        lost = next(r for r in latency if r[0].startswith(label))[-1]
+        if lost != "0":
+            problems.append(f"{label}: {lost} incidents never paged")
+    if inbox.messages != len(inbox.first):
+        problems.append(f"{inbox.messages} mails for {len(inbox.first)} incidents")
+    print(
+        f"{os.cpu_count()} CPUs, Python {sys.version.split()[0]}, "
+        f"PostgreSQL {connection.pg_version // 10000}, "  # type: ignore[attr-defined]
+        f"{time.monotonic() - began:.0f} s"
+    )
+    for problem in problems:
+        print(f"PROBLEM: {problem}", file=sys.stderr)
+    if problems:
+        print(worker_log.read_text()[-3000:], file=sys.stderr)
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--events", type=int, default=100, help="per latency case")
+    parser.add_argument("--spacing", type=float, default=0.2, help="seconds between events")
+    options = parser.parse_args()
+    connection.settings_dict["TEST"]["NAME"] = DATABASE
+    original = connection.settings_dict["NAME"]
+    with _stack:
+        connection.creation.create_test_db(verbosity=0, autoclobber=True, serialize=False)
+        try:
+            code = main(options)
+        finally:
+            connection.close()
+            connection.creation.destroy_test_db(original, verbosity=0)
+    sys.exit(code)
