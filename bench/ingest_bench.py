@@ -222,21 +222,28 @@ def poster(port: int, token: str, body: Callable[[int], bytes]) -> Callable[[], 
 
 
 def event(n: int, dedup_key: str) -> bytes:
-    return json.dumps(
-        {
-            "source": "zuul",
-            "status": "failure",
-            "repo": "SovereignCloudStack/standards",
-            "job": "scs-check-gx-scs-main",
-            "pipeline": "periodic-hourly",
-            "branch": "main",
-            "result": "FAILURE",
-            "summary": f"Build failed ({n}).",
-            "dedup_key": dedup_key,
-            "url": f"https://zuul.example.org/t/scs/build/{n}",
-            "labels": {"cloud": "gx-scs"},
-        }
-    ).encode()
+    return json.dumps(event_body(n, dedup_key)).encode()
+
+
+def batch(n: int, dedup_key: str, size: int) -> bytes:
+    """``size`` events in one request (a Zuul buildset or a bot's batch)."""
+    return json.dumps([event_body(n * size + i, dedup_key) for i in range(size)]).encode()
+
+
+def event_body(n: int, dedup_key: str) -> dict[str, object]:
+    return {
+        "source": "zuul",
+        "status": "failure",
+        "repo": "SovereignCloudStack/standards",
+        "job": "scs-check-gx-scs-main",
+        "pipeline": "periodic-hourly",
+        "branch": "main",
+        "result": "FAILURE",
+        "summary": f"Build failed ({n}).",
+        "dedup_key": dedup_key,
+        "url": f"https://zuul.example.org/t/scs/build/{n}",
+        "labels": {"cloud": "gx-scs"},
+    }
 
 
 # The floor -------------------------------------------------------------------------------
@@ -342,6 +349,13 @@ def main(args: argparse.Namespace, workdir: Path) -> int:
             args.limit,
             poster(port, token, lambda n: event(n, storm_key)),
         )
+        batched = run_clients(
+            f"storm, {args.batch} per request",
+            args.clients,
+            args.seconds,
+            args.limit // args.batch,
+            poster(port, token, lambda n: batch(n, storm_key, args.batch)),
+        )
         distinct = run_clients(
             "distinct failures",
             args.clients,
@@ -381,22 +395,36 @@ def main(args: argparse.Namespace, workdir: Path) -> int:
                     str(queries[probe]) if phase is ours else "1",
                 ]
             )
+    rows.insert(
+        3,
+        [
+            batched.name,
+            str(len(batched.latencies) * args.batch),
+            str(batched.errors),
+            f"{batched.rate * args.batch:,.0f}",
+            f"{batched.quantile_ms(0.50):.2f}",
+            f"{batched.quantile_ms(0.99):.2f}",
+            f"{floor_dup.rate / (batched.rate * args.batch):.1f}x" if batched.rate else "",
+            "",
+        ],
+    )
     print_table(rows)
 
     problems = []
     stored = Incident.objects.filter(dedup_key=storm_key).values_list("occurrences", flat=True)
-    if list(stored) != [storm.accepted]:
-        problems.append(f"storm: {storm.accepted} accepted but occurrences {list(stored)}")
+    storm_events = storm.accepted + batched.accepted * args.batch
+    if list(stored) != [storm_events]:
+        problems.append(f"storm: {storm_events} accepted but occurrences {list(stored)}")
     opened = Incident.objects.filter(dedup_key__startswith="bench:new:").count()
     if opened != distinct.accepted:
         problems.append(f"distinct: {distinct.accepted} accepted but {opened} incidents")
     if floor_count("floor:storm") != len(floor_dup.latencies):
         problems.append("floor: lost counts")
-    for phase in (storm, distinct, floor_dup, floor_new):
+    for phase in (storm, batched, distinct, floor_dup, floor_new):
         if phase.errors:
             problems.append(f"{phase.name}: {dict(phase.statuses)}")
     print(
-        f"\nstorm incident occurrences = {list(stored)}, accepted = {storm.accepted}; "
+        f"\nstorm incident occurrences = {list(stored)}, accepted = {storm_events}; "
         f"distinct incidents = {opened}, accepted = {distinct.accepted}"
     )
     print(
@@ -418,6 +446,7 @@ if __name__ == "__main__":
     parser.add_argument("--limit", type=int, default=20_000, help="events per ingestion case")
     parser.add_argument("--floor-seconds", type=float, default=5, help="per floor case")
     parser.add_argument("--clients", type=int, default=16)
+    parser.add_argument("--batch", type=int, default=20, help="events per batched request")
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--threads", type=int, default=1, help=">1 uses gthread workers")
     options = parser.parse_args()

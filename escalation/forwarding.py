@@ -13,6 +13,8 @@ Kind = Notification.Kind
 
 
 def forward(incident: Incident, now: datetime) -> None:
+    if incident.route_id is None:
+        return  # only routes forward
     for contact in incident.forwarded_to.all():
         if contact.email:
             engine.notify(

@@ -121,3 +121,16 @@ def test_session_login_reads_and_staff_configures(client, django_user_model):
     assert client.get("/api/v1/people/").status_code == 200
     data = {"handle": "eve", "name": "Eve"}
     assert client.post("/api/v1/people/", data, content_type="application/json").status_code == 403
+
+
+def test_revoking_a_token_in_use_takes_effect_at_once(client, django_user_model):
+    token = ApiToken(name="bot", scopes=["read"])
+    secret = token.set_new_secret()
+    token.save()
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Bearer {secret}")
+    assert api.get("/api/v1/people/").status_code == 200  # now remembered by this process
+    client.force_login(django_user_model.objects.create_superuser("root", "r@x.org", "pw"))
+    client.post("/admin/oncall/apitoken/", {"action": "revoke", "_selected_action": [token.pk]})
+    assert ApiToken.objects.get().revoked_at is not None
+    assert api.get("/api/v1/people/").status_code == 401
