@@ -96,7 +96,13 @@ def unclaim(incident: Incident, by: Person, channel: str) -> Incident:
 
 @transaction.atomic
 def resolve(incident: Incident, by: Person | None, channel: str, note: str = "") -> Incident:
-    now = timezone.now()
+    return _close(incident, by, channel, note, timezone.now())
+
+
+def _close(
+    incident: Incident, by: Person | None, channel: str, detail: str, now: datetime
+) -> Incident:
+    """Resolve (stops escalation and reminders) and tell forwarded contacts."""
     _transition(
         incident,
         "resolve",
@@ -107,7 +113,7 @@ def resolve(incident: Incident, by: Person | None, channel: str, note: str = "")
         next_escalation_at=None,
         remind_at=None,
     )
-    _note(incident, Kind.RESOLVED, by, channel, note, at=now)
+    _note(incident, Kind.RESOLVED, by, channel, detail, at=now)
     forwarding.forward_resolution(incident, now)
     return incident
 
@@ -142,21 +148,9 @@ def recover(dedup_key: str, *, now: datetime) -> Incident | None:
     if incident is None:
         return None
     try:
-        _transition(
-            incident,
-            "resolve",
-            Q(state__in=[State.OPEN, State.CLAIMED]),
-            state=State.RESOLVED,
-            resolved_by=None,
-            resolved_at=now,
-            next_escalation_at=None,
-            remind_at=None,
-        )
+        return _close(incident, None, incident.source, "recovered: the job passed again", now)
     except InvalidState:
         return None  # resolved meanwhile
-    _note(incident, Kind.RESOLVED, None, incident.source, "recovered: the job passed again", at=now)
-    forwarding.forward_resolution(incident, now)
-    return incident
 
 
 def start_escalation_if_due(incident: Incident, now: datetime) -> bool:
