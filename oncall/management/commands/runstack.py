@@ -129,7 +129,8 @@ class Command(BaseCommand):
     def shutdown(self, children: dict[str, subprocess.Popen[bytes]]) -> None:
         for child in children.values():
             if child.poll() is None:
-                os.killpg(child.pid, signal.SIGTERM)
+                # The leader only: gunicorn and Celery stop their own workers gracefully.
+                child.send_signal(signal.SIGTERM)
         deadline = time.monotonic() + 15
         for child in children.values():
             try:
