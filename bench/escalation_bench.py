@@ -34,7 +34,6 @@ import os
 import shutil
 import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -45,17 +44,11 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-HOST = "127.0.0.1"
+from common import HOST, ROOT, free_port, print_table, process  # bench/common.py
+
 DATABASE = "oncall_bench_escalation"
 TICK = 5
 INCIDENTS, DUE = 10_000, 1_000
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        return int(sock.getsockname()[1])
 
 
 def port_open(port: int) -> bool:
@@ -71,21 +64,6 @@ def wait_for(check: Any, seconds: float, what: str, log: Path | None = None) -> 
             tail = log.read_text()[-3000:] if log and log.exists() else ""
             sys.exit(f"{what} did not happen within {seconds:.0f}s\n{tail}")
         time.sleep(0.1)
-
-
-@contextmanager
-def process(argv: list[str], env: dict[str, str], log: Path) -> Iterator[subprocess.Popen]:
-    with log.open("wb") as out:
-        proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
-    try:
-        yield proc
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 @contextmanager
@@ -345,19 +323,6 @@ def latency_case(
         str(lost),
     ]
     return row, latencies
-
-
-def print_table(rows: list[list[str]]) -> None:
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    for n, row in enumerate(rows):
-        print(
-            "  ".join(
-                c.ljust(w) if i == 0 else c.rjust(w)
-                for i, (c, w) in enumerate(zip(row, widths, strict=True))
-            )
-        )
-        if n == 0:
-            print("  ".join("-" * w for w in widths))
 
 
 def main(args: argparse.Namespace) -> int:

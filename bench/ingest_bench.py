@@ -25,7 +25,6 @@ import http.client
 import itertools
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -38,7 +37,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from common import HOST, ROOT, free_port, print_table  # bench/common.py
+
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "oncall.settings")
 warnings.filterwarnings("ignore", "No directory at", UserWarning)  # no collectstatic here
@@ -55,7 +55,6 @@ from django.test.utils import CaptureQueriesContext  # noqa: E402
 from escalation.models import Incident  # noqa: E402
 
 DATABASE = "oncall_bench_ingest"
-HOST = "127.0.0.1"
 FLOOR_TABLE = "bench_floor_incident"
 
 
@@ -131,12 +130,6 @@ def run_clients(
 
 
 # The server ------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        return int(sock.getsockname()[1])
 
 
 def database_url() -> str:
@@ -312,19 +305,6 @@ def queries_per_event(token: str) -> dict[str, int]:
 
 
 # The run ---------------------------------------------------------------------------------
-
-
-def print_table(rows: list[list[str]]) -> None:
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    for n, row in enumerate(rows):
-        print(
-            "  ".join(
-                c.ljust(w) if i == 0 else c.rjust(w)
-                for i, (c, w) in enumerate(zip(row, widths, strict=True))
-            )
-        )
-        if n == 0:
-            print("  ".join("-" * w for w in widths))
 
 
 def main(args: argparse.Namespace, workdir: Path) -> int:

@@ -17,9 +17,10 @@ import time
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as clock
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from common import ROOT, print_table  # bench/common.py
+
+sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "oncall.settings")
 
 import django  # noqa: E402
@@ -244,16 +245,7 @@ def main() -> None:
         ]
     )
 
-    widths = [max(len(row[i]) for row in table) for i in range(len(table[0]))]
-    for n, row in enumerate(table):
-        print(
-            "  ".join(
-                cell.ljust(w) if i == 0 else cell.rjust(w)
-                for i, (cell, w) in enumerate(zip(row, widths, strict=True))
-            )
-        )
-        if n == 0:
-            print("  ".join("-" * w for w in widths))
+    print_table(table)
     print(
         f"\nPython {sys.version.split()[0]}, {connection.vendor}, window "
         f"{feeds.window(now)[0]:%Y-%m-%d} .. {feeds.window(now)[1]:%Y-%m-%d}"

@@ -12,6 +12,7 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.fields import DateTimeField
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -255,8 +256,6 @@ class CoverageView(APIView):
 
 
 def _time(value: Any) -> Any:
-    from rest_framework.fields import DateTimeField
-
     return DateTimeField().to_representation(value)
 
 

@@ -51,8 +51,6 @@ def admin_api(token_client) -> APIClient:
 
 @pytest.fixture
 def unused_tcp_port() -> int:
-    import socket
+    from tests.processes import free_port
 
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    return free_port()

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import socket
 import subprocess
 import urllib.request
 from collections.abc import Iterator
@@ -17,7 +16,7 @@ import pytest
 
 from escalation.models import Incident
 from oncall.models import ApiToken
-from tests.processes import wait_until
+from tests.processes import free_port, wait_until
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
@@ -42,12 +41,6 @@ def alertmanager_binary() -> str:
             "`apt-get install -y prometheus-alertmanager` (/usr/bin/prometheus-alertmanager)"
         )
     return found
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def ready(url: str) -> bool:

@@ -33,8 +33,8 @@ from escalation.ingest import Report
 from escalation.models import EscalationPolicy, Incident, Notification, Repo
 from escalation.services import ingestion
 from oncall.celery import app
-from tests.processes import ROOT, child_env, wait_until
-from tests.smtp import SmtpServer, free_port
+from tests.processes import ROOT, child_env, free_port, wait_until
+from tests.smtp import SmtpServer
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 

@@ -18,7 +18,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from escalation.management.commands.zuul_mqtt import Broker, broker
 from escalation.models import Incident
-from tests.processes import ROOT, child_env, wait_until
+from tests.processes import ROOT, child_env, free_port, wait_until
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"  # copies of shared/fixtures
 GATE_KEY = "zuul:scs:SovereignCloudStack/standards:main:periodic-hourly:scs-check-gx-scs-main"
@@ -28,12 +28,6 @@ def port_open(port: int) -> bool:
     with socket.socket() as sock:
         sock.settimeout(0.5)
         return sock.connect_ex(("127.0.0.1", port)) == 0
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def mosquitto_binary() -> str:
