@@ -1,39 +1,117 @@
 """Admin for configuration: people, teams, rotations (edited through the services, so
-edits become versions and past shifts never change), overrides and notices."""
+edits become versions and past shifts never change), overrides and notices.
+
+Lists do a constant number of queries per page: foreign keys are selected with the
+rows, many-to-many columns prefetched, and "on call now" is computed for the whole
+page at once (``oncall_now``).
+"""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from collections.abc import Iterable
+from datetime import datetime, timedelta
 from typing import Any
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
-from django.db.models import QuerySet
+from django.db.models import Count, QuerySet
 from django.http import HttpRequest
+from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
-from django.utils.html import format_html_join
+from django.utils.html import format_html, format_html_join
 
-from rotations import selectors, services
+from rotations import schedule, selectors, services
 from rotations.models import HandoffNotice, Override, Person, Rotation, RotationVersion, Team
+
+
+def oncall_now(rotations: Iterable[Rotation], now: datetime) -> dict[int, schedule.OnCall]:
+    """Who is on call at ``now`` in each rotation, by rotation id: four queries for any
+    number of rotations (fewer when their versions are prefetched already)."""
+    distinct = list({r.pk: r for r in rotations}.values())
+    return {
+        loaded.rotation.pk: loaded.oncall(now) for loaded in selectors.load(distinct, (now, now))
+    }
+
+
+def nobody(person: object) -> str:
+    return str(person) if person is not None else "nobody"
+
+
+class TeamMembershipInline(admin.TabularInline):
+    model = Team.members.through
+    verbose_name = "team"
+    verbose_name_plural = "teams"
+    autocomplete_fields = ["team"]
+    extra = 0
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
+        return super().get_queryset(request).select_related("team")
 
 
 @admin.register(Person)
 class PersonAdmin(admin.ModelAdmin):
-    list_display = ["handle", "name", "email", "matrix_id", "timezone", "active"]
+    list_display = [
+        "handle",
+        "name",
+        "email",
+        "matrix_id",
+        "timezone",
+        "active",
+        "team_list",
+        "login",
+    ]
     list_filter = ["active", "timezone", "teams"]
-    search_fields = ["handle", "name", "email", "matrix_id"]
+    list_select_related = ["user"]
+    search_fields = ["handle", "name", "email", "matrix_id", "user__username"]
+    ordering = ["handle"]
     autocomplete_fields = ["user"]
     readonly_fields = ["inactive_since", "feed_issued_at"]
+    inlines = [TeamMembershipInline]
+    actions = ["deactivate"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Person]:
+        return super().get_queryset(request).prefetch_related("teams")
+
+    @admin.display(description="teams")
+    def team_list(self, person: Person) -> str:
+        return ", ".join(team.slug for team in person.teams.all())
+
+    @admin.display(description="login", ordering="user__username")
+    def login(self, person: Person) -> str:
+        if person.user is None:
+            return "-"
+        opts = person.user._meta
+        try:
+            url = reverse(f"admin:{opts.app_label}_{opts.model_name}_change", args=[person.user.pk])
+        except NoReverseMatch:
+            return person.user.get_username()
+        return format_html('<a href="{}">{}</a>', url, person.user.get_username())
+
+    @admin.action(description="Deactivate the selected people (their past shifts stay)")
+    def deactivate(self, request: HttpRequest, queryset: QuerySet[Person]) -> None:
+        people = list(queryset.filter(active=True))
+        for person in people:  # save() dates the deactivation; update() would not
+            person.active = False
+            person.save(update_fields=["active", "inactive_since"])
+        self.message_user(request, f"{len(people)} deactivated.", messages.SUCCESS)
 
 
 @admin.register(Team)
 class TeamAdmin(admin.ModelAdmin):
-    list_display = ["slug", "name", "matrix_room", "email"]
-    search_fields = ["slug", "name"]
+    list_display = ["slug", "name", "member_count", "matrix_room", "email"]
+    search_fields = ["slug", "name", "matrix_room", "email"]
+    ordering = ["slug"]
     prepopulated_fields = {"slug": ["name"]}
     autocomplete_fields = ["members"]
     readonly_fields = ["feed_issued_at"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Team]:
+        return super().get_queryset(request).annotate(member_count=Count("members"))
+
+    @admin.display(description="members", ordering="member_count")
+    def member_count(self, team: Team) -> int:
+        return team.member_count  # type: ignore[attr-defined]
 
 
 class RotationForm(forms.ModelForm):
@@ -86,16 +164,11 @@ class RotationForm(forms.ModelForm):
 
 
 class VersionInline(admin.TabularInline):
+    """The members of each version, read-only: editing the rotation above adds a version
+    from a future handoff on, so earlier shifts never change."""
+
     model = RotationVersion
-    fields = (
-        "effective_from",
-        "member_list",
-        "shift_days",
-        "handoff_time",
-        "timezone",
-        "created_at",
-    )
-    readonly_fields = (
+    fields = readonly_fields = (
         "effective_from",
         "member_list",
         "shift_days",
@@ -105,12 +178,15 @@ class VersionInline(admin.TabularInline):
     )
     extra = 0
     can_delete = False
-    verbose_name_plural = "versions (edit the rotation above to add one)"
+    verbose_name_plural = "versions and their members (edit the rotation above to add one)"
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
-    @admin.display(description="members")
+    def get_queryset(self, request: HttpRequest) -> QuerySet[RotationVersion]:
+        return super().get_queryset(request).prefetch_related("members__person")
+
+    @admin.display(description="members in order")
     def member_list(self, version: RotationVersion) -> str:
         return ", ".join(m.person.handle for m in version.members.all())
 
@@ -121,47 +197,61 @@ class OverrideInline(admin.TabularInline):
     fields = ["person", "backup", "start", "end", "reason"]
     autocomplete_fields = ["person", "backup"]
     extra = 0
+    verbose_name_plural = "overrides (live, ended less than 30 days ago)"
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Override]:
         return (
             super()
             .get_queryset(request)
             .filter(deleted_at__isnull=True, end__gt=timezone.now() - timedelta(days=30))
+            .select_related("person", "backup")
         )
 
 
 @admin.register(Rotation)
 class RotationAdmin(admin.ModelAdmin):
     form = RotationForm
-    list_display = ["slug", "name", "team", "on_call_now"]
+    list_display = ["slug", "name", "team", "members_now", "on_call_now", "backup_now"]
     list_filter = ["team"]
-    search_fields = ["slug", "name"]
+    list_select_related = ["team"]
+    search_fields = ["slug", "name", "team__slug", "team__name"]
+    ordering = ["slug"]
+    autocomplete_fields = ["team"]
     prepopulated_fields = {"slug": ["name"]}
     inlines = [VersionInline, OverrideInline]
     readonly_fields = ["upcoming_shifts"]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Rotation]:
-        return (
-            super()
-            .get_queryset(request)
-            .select_related("team")
-            .prefetch_related(selectors.versions_prefetch())
-        )
+        return super().get_queryset(request).prefetch_related(selectors.versions_prefetch())
 
     def get_changelist_instance(self, request: HttpRequest) -> Any:
         changelist = super().get_changelist_instance(request)
+        # One load for the whole page instead of one per row. The result goes on the
+        # rows, not on this admin: one instance serves every request and thread.
         now = timezone.now()
-        # One load for the whole page instead of one per row.
-        self._now = {
-            r.rotation.pk: r.oncall(now).primary
-            for r in selectors.load(changelist.result_list, (now, now))
-        }
+        page = list(changelist.result_list)
+        found = oncall_now(page, now)
+        for rotation in page:
+            rotation.oncall_now = found.get(rotation.pk)
+            rotation.current = services.current_version(rotation, now)
         return changelist
+
+    @admin.display(description="members")
+    def members_now(self, rotation: Rotation) -> str:
+        version = getattr(rotation, "current", None)
+        if version is None:
+            return "-"
+        return ", ".join(m.person.handle for m in version.members.all())
 
     @admin.display(description="on call now")
     def on_call_now(self, rotation: Rotation) -> str:
-        person = getattr(self, "_now", {}).get(rotation.pk)
-        return str(person) if person else "nobody"
+        oncall = getattr(rotation, "oncall_now", None)
+        return nobody(oncall.primary if oncall else None)
+
+    @admin.display(description="backup now")
+    def backup_now(self, rotation: Rotation) -> str:
+        oncall = getattr(rotation, "oncall_now", None)
+        return nobody(oncall.backup if oncall else None)
 
     @admin.display(description="next shifts")
     def upcoming_shifts(self, rotation: Rotation) -> str:
@@ -214,11 +304,13 @@ class RotationAdmin(admin.ModelAdmin):
 
 @admin.register(Override)
 class OverrideAdmin(admin.ModelAdmin):
-    list_display = ["rotation", "person", "start", "end", "reason", "deleted_at"]
-    list_filter = ["rotation", ("deleted_at", admin.EmptyFieldListFilter)]
+    list_display = ["rotation", "person", "backup", "start", "end", "reason", "deleted_at"]
+    list_filter = [("deleted_at", admin.EmptyFieldListFilter), "rotation"]
+    list_select_related = ["rotation", "person", "backup"]
     search_fields = ["person__handle", "person__name", "reason", "rotation__slug"]
     autocomplete_fields = ["rotation", "person", "backup"]
     date_hierarchy = "start"
+    ordering = ["-start"]
 
     def delete_model(self, request: HttpRequest, obj: Override) -> None:
         services.delete_override(obj)
@@ -231,7 +323,9 @@ class OverrideAdmin(admin.ModelAdmin):
 class HandoffNoticeAdmin(admin.ModelAdmin):
     list_display = ["rotation", "person", "kind", "shift_start", "status", "attempts", "sent_at"]
     list_filter = ["status", "kind", "rotation"]
+    list_select_related = ["rotation", "person"]
     search_fields = ["person__handle", "rotation__slug"]
+    date_hierarchy = "shift_start"
     readonly_fields = [f.name for f in HandoffNotice._meta.fields]
 
     def has_add_permission(self, request: HttpRequest) -> bool:

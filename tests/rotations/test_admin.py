@@ -6,7 +6,7 @@ import pytest
 import time_machine
 
 from rotations import services
-from rotations.models import Person, Rotation
+from rotations.models import Person, Rotation, Team
 
 pytestmark = pytest.mark.django_db
 
@@ -118,3 +118,101 @@ def test_admin_token_secret_is_shown_once_and_stored_hashed(staff):
     from oncall.models import ApiToken, hash_secret
 
     assert ApiToken.objects.get().digest == hash_secret(secret)
+
+
+# Lists: who is on call, constant queries; people and their teams.
+
+
+def test_rotation_list_shows_who_is_on_call_in_constant_queries(
+    admin_client, django_assert_max_num_queries
+):
+    with time_machine.travel(NOW, tick=False):
+        for size in (5, 200):
+            while Rotation.objects.count() < size:
+                n = Rotation.objects.count()
+                first = Person.objects.create(handle=f"a{n}", name=f"A {n}")
+                second = Person.objects.create(handle=f"b{n}", name=f"B {n}")
+                rotation = services.create_rotation(
+                    slug=f"r{n:03}",
+                    name=f"R {n}",
+                    team=Team.objects.create(slug=f"t{n}", name=f"T {n}"),
+                    start=NOW.date(),
+                    spec=services.ScheduleSpec([first, second], 7, time(9), "UTC"),
+                )
+                if n % 2:
+                    services.create_override(
+                        rotation=rotation, person=second, start=NOW, end=NOW.replace(day=27)
+                    )
+            with django_assert_max_num_queries(9):
+                response = admin_client.get("/admin/rotations/rotation/")
+            rows = response.context["cl"].result_list
+            assert len(rows) == min(size, 100)
+            # r000 started today at 09:00 with a0 on call, b0 the backup; r001 has b1 covering.
+            assert (rows[0].oncall_now.primary.handle, rows[0].oncall_now.backup.handle) == (
+                "a0",
+                "b0",
+            )
+            assert rows[1].oncall_now.primary.handle == "b1"
+            assert b"A 0" in response.content and b"a0, b0" in response.content
+
+
+def test_people_list_shows_teams_and_logins_in_constant_queries(
+    admin_client, django_user_model, django_assert_max_num_queries
+):
+    ops = Team.objects.create(slug="ops", name="Ops")
+    for size in (5, 200):
+        while Person.objects.count() < size:
+            n = Person.objects.count()
+            user = django_user_model.objects.create_user(f"u{n}")
+            person = Person.objects.create(handle=f"p{n:03}", name=f"P {n}", user=user)
+            person.teams.add(ops, Team.objects.create(slug=f"t{n}", name=f"T {n}"))
+        with django_assert_max_num_queries(8):
+            response = admin_client.get("/admin/rotations/person/")
+        rows = response.context["cl"].result_list
+        assert len(rows) == min(size, 100)
+        assert b"ops, t0" in response.content and b">u0</a>" in response.content
+
+
+def test_people_filter_by_active_and_timezone(admin_client):
+    Person.objects.create(handle="ann", name="Ann", timezone="Europe/Berlin")
+    Person.objects.create(handle="ben", name="Ben", timezone="UTC", active=False)
+
+    def handles(query):
+        response = admin_client.get("/admin/rotations/person/" + query)
+        return [p.handle for p in response.context["cl"].result_list]
+
+    assert handles("?active__exact=0") == ["ben"]
+    assert handles("?timezone=Europe/Berlin") == ["ann"]
+    assert handles("?q=Ben") == ["ben"]
+
+
+def test_team_membership_is_edited_on_the_person_page(admin_client):
+    ann = Person.objects.create(handle="ann", name="Ann")
+    ops = Team.objects.create(slug="ops", name="Ops")
+    response = admin_client.post(
+        f"/admin/rotations/person/{ann.pk}/change/",
+        {
+            "handle": "ann",
+            "name": "Ann",
+            "timezone": "Europe/Berlin",
+            "active": "on",
+            "Team_members-TOTAL_FORMS": "1",
+            "Team_members-INITIAL_FORMS": "0",
+            "Team_members-0-team": str(ops.pk),
+        },
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    assert list(ann.teams.all()) == [ops]
+
+
+def test_deactivate_action_dates_the_deactivation(admin_client):
+    ann = Person.objects.create(handle="ann", name="Ann")
+    with time_machine.travel(NOW, tick=False):
+        response = admin_client.post(
+            "/admin/rotations/person/",
+            {"action": "deactivate", "_selected_action": [ann.pk]},
+            follow=True,
+        )
+    assert [str(m) for m in response.context["messages"]] == ["1 deactivated."]
+    ann.refresh_from_db()
+    assert (ann.active, ann.inactive_since) == (False, NOW)
