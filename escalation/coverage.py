@@ -63,3 +63,30 @@ def report(now: datetime, days: int) -> dict[str, Any]:
         "rotations_with_gaps": sorted(with_gaps, key=lambda r: r["rotation"]),
         "unowned_failures": list(unowned),
     }
+
+
+def shifts_per_person(start: datetime, end: datetime) -> list[dict[str, Any]]:
+    """Fairness: per person, the final shifts overlapping [start, end) in all rotations,
+    their hours within the window and the rotations, most hours first; active members
+    without a shift are listed with zero."""
+    totals: dict[int, dict[str, Any]] = {}
+
+    def row_of(person: Any) -> dict[str, Any]:
+        empty = {"person": person, "shifts": 0, "overrides": 0, "hours": 0.0, "rotations": set()}
+        return totals.setdefault(person.pk, empty)
+
+    for loaded in selectors.load(Rotation.objects.all(), (start, end)):
+        for version in loaded.versions:  # members without a shift count too: zero
+            for member in version.members:
+                if member.inactive_since is None:
+                    row_of(member)
+        for shift in loaded.shifts(start, end):
+            if shift.person is None:
+                continue
+            row = row_of(shift.person)
+            row["shifts"] += 1
+            row["overrides"] += int(shift.override)
+            row["hours"] += (min(shift.end, end) - max(shift.start, start)).total_seconds() / 3600
+            row["rotations"].add(loaded.rotation.name)
+    rows = sorted(totals.values(), key=lambda r: (-r["hours"], str(r["person"])))
+    return [{**r, "rotations": sorted(r["rotations"])} for r in rows]

@@ -123,7 +123,10 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
-LOGIN_URL = "admin:login"
+# The web UI's login (the admin keeps its own); back to the incidents after it.
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "web-incidents"
+LOGOUT_REDIRECT_URL = "login"
 
 # API.md: bodies over 1 MiB answer 413.
 DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024

@@ -1,8 +1,10 @@
 """Secret ICS feeds of a person's, a rotation's or a team's shifts (API.md "Feeds (ICS)").
 
-A feed token is ``<kind>_<random>`` (kind ``p``, ``t`` or ``r`` names the table to
+A feed token is ``<kind>_<secret>`` (kind ``p``, ``t`` or ``r`` names the table to
 look in); only its SHA-256 is stored in ``feed_digest``, so issuing a new token
-kills the old one and the database never holds a usable feed URL.
+kills the old one and the database never holds a usable feed URL. The secret is an
+HMAC under ``SECRET_KEY`` of (kind, id, ``feed_issued_at``), so the web UI can show
+the current link again (``current_token``) without storing it.
 
 Every event is one final shift (overrides applied). Its UID depends only on
 (rotation, person, start), so a calendar app keeps the event when the shift is cut
@@ -13,8 +15,8 @@ recur, so a VTIMEZONE adds nothing but room for disagreement between readers.
 
 from __future__ import annotations
 
+import base64
 import hashlib
-import secrets
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import cast
@@ -27,6 +29,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.urls import get_resolver
 from django.utils import timezone
 from django.utils.cache import get_conditional_response
+from django.utils.crypto import salted_hmac
 from django.views.decorators.http import require_safe
 from icalendar import Calendar, Event, vDuration
 
@@ -49,17 +52,49 @@ FORMAT_VERSION = 1
 BODY_CACHE_SECONDS = 24 * 3600
 
 
+def _derive(obj: Person | Team | Rotation, issued_at: datetime) -> str:
+    kind = next(k for k, model in KINDS.items() if isinstance(obj, model))
+    micros = (issued_at - SEQUENCE_EPOCH) // timedelta(microseconds=1)
+    mac = salted_hmac("oncall.rotations.feeds", f"{kind}:{obj.pk}:{micros}", algorithm="sha256")
+    return f"{kind}_{base64.urlsafe_b64encode(mac.digest()).decode().rstrip('=')}"
+
+
 def issue_token(obj: Person | Team | Rotation) -> str:
     """Give ``obj`` a new feed token and return it; the old token stops working.
 
-    Only the token's hash is stored, so the returned secret cannot be shown again.
+    Only the token's hash is stored; ``current_token`` derives the secret again.
     """
-    kind = next(k for k, model in KINDS.items() if isinstance(obj, model))
-    secret = f"{kind}_{secrets.token_urlsafe(32)}"
+    issued_at = timezone.now()
+    if obj.feed_issued_at is not None and issued_at <= obj.feed_issued_at:
+        issued_at = obj.feed_issued_at + timedelta(microseconds=1)  # a reset always changes it
+    secret = _derive(obj, issued_at)
     obj.feed_digest = hash_secret(secret)
-    obj.feed_issued_at = timezone.now()
+    obj.feed_issued_at = issued_at
     obj.save(update_fields=["feed_digest", "feed_issued_at"])
     return secret
+
+
+def current_token(obj: Person | Team | Rotation) -> str | None:
+    """The live token of ``obj``, or None when it has none or it cannot be derived (issued
+    before tokens were derived, or under another ``SECRET_KEY``: only a reset shows one)."""
+    if not obj.feed_digest or obj.feed_issued_at is None:
+        return None
+    secret = _derive(obj, obj.feed_issued_at)
+    return secret if hash_secret(secret) == obj.feed_digest else None
+
+
+def ensure_token(obj: Person | Team | Rotation) -> str | None:
+    """``current_token``, issuing the first token of an object that never had one (no
+    link to kill, so a page may do it; of two at once, the first wins)."""
+    if obj.feed_digest is None:
+        model = type(obj)
+        issued_at = timezone.now()
+        secret = _derive(obj, issued_at)
+        model.objects.filter(pk=obj.pk, feed_digest__isnull=True).update(
+            feed_digest=hash_secret(secret), feed_issued_at=issued_at
+        )
+        obj.refresh_from_db(fields=["feed_digest", "feed_issued_at"])
+    return current_token(obj)
 
 
 def feed_urls(secret: str) -> dict[str, str]:

@@ -136,3 +136,40 @@ def person_for_user(user: Any) -> Person | None:
     if by_handle is not None or not user.email:
         return by_handle
     return Person.objects.filter(email__iexact=user.email).first()
+
+
+@dataclass
+class RotationNow:
+    """Who is on call in a rotation now, and the next handoffs (shifts starting later)."""
+
+    rotation: Rotation
+    oncall: schedule.OnCall
+    upcoming: list[schedule.Shift]
+
+
+def rotations_now(
+    rotations: QuerySet[Rotation] | Iterable[Rotation],
+    now: datetime,
+    handoffs: int = 3,
+    ahead: timedelta = timedelta(weeks=16),
+) -> list[RotationNow]:
+    """Each rotation's on-call answer at ``now`` and its next ``handoffs`` shifts within
+    ``ahead`` (gaps included, person None). Four queries whatever the number."""
+    found = []
+    for item in load(rotations, (now, now + ahead)):
+        later = [s for s in item.shifts(now, now + ahead) if s.start > now]
+        found.append(RotationNow(item.rotation, item.oncall(now), later[:handoffs]))
+    return found
+
+
+def shifts_of_person(person: Person, start: datetime, end: datetime) -> list[Any]:
+    """(rotation, shift) pairs of the person's final shifts overlapping [start, end),
+    in every rotation, by start."""
+    query = rotations_of_person(person).select_related("team")
+    found = [
+        (item.rotation, shift)
+        for item in load(query, (start, end))
+        for shift in item.shifts(start, end)
+        if schedule.same(shift.person, person)
+    ]
+    return sorted(found, key=lambda pair: (pair[1].start, pair[0].slug))

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the real peers the tests talk to, when they are missing: Debian's
 # prometheus-alertmanager, mosquitto (MQTT broker and clients), openssl and node/npm
-# (ical.js, the parser Thunderbird uses). Fails with a clear message when it cannot.
+# (ical.js, the parser Thunderbird uses) and chromium (the web UI's browser tests drive
+# /usr/bin/chromium with Playwright). Fails with a clear message when it cannot.
 set -euo pipefail
 
 need=()
@@ -11,6 +12,7 @@ command -v mosquitto_pub >/dev/null || need+=(mosquitto-clients)
 command -v openssl >/dev/null || need+=(openssl)
 command -v node >/dev/null || need+=(nodejs)
 command -v npm >/dev/null || need+=(npm)
+[ -x /usr/bin/chromium ] || need+=(chromium)
 [ ${#need[@]} -eq 0 ] && exit 0
 
 if [ "$(id -u)" -eq 0 ]; then sudo=""; elif command -v sudo >/dev/null; then sudo="sudo"; else

@@ -60,11 +60,13 @@ def test_runstack_serves_and_stops_every_process_on_ctrl_c(tmp_path, unused_tcp_
     try:
         wait_until(lambda: _get(f"{base}/healthz")[0] == 200, 120, "/healthz 200", out)
         assert _get(f"{base}/admin/login/")[0] == 200
+        assert _get(f"{base}/accounts/login/")[0] == 200  # the web UI's login
         status, body = _get(f"{base}/api/schema/?format=json")
         assert status == 200
         assert any(path.startswith("/api/v1/") for path in json.loads(body)["paths"])
         # Static files are served by the web process itself (whitenoise).
         assert _get(f"{base}/static/admin/css/base.css")[0] == 200
+        assert _get(f"{base}/static/oncall/app.css")[0] == 200
         printed = wait_until(
             lambda: "password" in out.read_text() and out.read_text(), 10, "the login line", out
         )

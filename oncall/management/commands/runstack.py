@@ -110,7 +110,10 @@ class Command(BaseCommand):
         url = f"http://{settings.HOST}:{settings.PORT}/"
         self.stdout.write(f"\noncall runs at {url} ({', '.join(children)}); Ctrl-C stops it.")
         if login:
-            self.stdout.write(f"Log in at {url}admin/ as {login[0]!r} with password {login[1]!r}.")
+            self.stdout.write(
+                f"Log in at {url} (the admin: {url}admin/) as {login[0]!r} "
+                f"with password {login[1]!r}."
+            )
         else:
             self.stdout.write(
                 "Log in with an account made by: .venv/bin/python manage.py createsuperuser"

@@ -1,0 +1,19 @@
+"""URLs of the web UI's incident, on-call, coverage and personal pages (site root)."""
+
+from django.contrib.auth.decorators import login_required
+from django.urls import path
+
+from escalation import web, web_overview
+
+urlpatterns = [
+    path("", login_required(web.home), name="web-home"),
+    path("incidents/", web.incidents, name="web-incidents"),
+    path("incidents/<int:pk>/", web.incident, name="web-incident"),
+    *(
+        path(f"incidents/<int:pk>/{name}/", web.incident_action, {"name": name}, name=f"web-{name}")
+        for name in web.DONE
+    ),
+    path("oncall/", web_overview.oncall_now, name="web-oncall"),
+    path("coverage/", web_overview.coverage, name="web-coverage"),
+    path("me/", web_overview.me, name="web-me"),
+]
