@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 import socket
 import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 HOST = "127.0.0.1"
@@ -46,3 +51,46 @@ def print_table(rows: list[list[str]]) -> None:
         )
         if n == 0:
             print("  ".join("-" * w for w in widths))
+
+
+def port_open(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex((HOST, port)) == 0
+
+
+def wait_for(check: Any, seconds: float, what: str, log: Path | None = None) -> None:
+    deadline = time.monotonic() + seconds
+    while not check():
+        if time.monotonic() > deadline:
+            tail = log.read_text()[-3000:] if log and log.exists() else ""
+            sys.exit(f"{what} did not happen within {seconds:.0f}s\n{tail}")
+        time.sleep(0.1)
+
+
+@contextmanager
+def redis_server(workdir: Path) -> Iterator[int]:
+    binary = shutil.which("redis-server")
+    if binary is None:
+        sys.exit("no redis-server binary: install it with `apt-get install -y redis-server`")
+    port = free_port()
+    argv = [binary, "--port", str(port), "--bind", HOST, "--save", "", "--dir", str(workdir)]
+    with process(argv, dict(os.environ), workdir / "redis.log"):
+        wait_for(lambda: port_open(port), 15, "redis-server")
+        yield port
+
+
+@contextmanager
+def bench_database(name: str) -> Iterator[None]:
+    """A fresh, migrated database ``name`` on the configured server, dropped afterwards
+    (Django must be set up; child processes are reached with its ``DATABASE_URL``)."""
+    from django.db import connection
+
+    connection.settings_dict["TEST"]["NAME"] = name
+    original = connection.settings_dict["NAME"]
+    connection.creation.create_test_db(verbosity=0, autoclobber=True, serialize=False)
+    try:
+        yield
+    finally:
+        connection.close()
+        connection.creation.destroy_test_db(original, verbosity=0)

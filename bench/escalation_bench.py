@@ -31,51 +31,31 @@ import http.client
 import json
 import logging
 import os
-import shutil
-import socket
 import statistics
 import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from common import HOST, ROOT, free_port, print_table, process  # bench/common.py
+from common import (  # bench/common.py
+    HOST,
+    ROOT,
+    bench_database,
+    free_port,
+    port_open,
+    print_table,
+    process,
+    redis_server,
+    wait_for,
+)
 
 DATABASE = "oncall_bench_escalation"
 TICK = 5
 INCIDENTS, DUE = 10_000, 1_000
-
-
-def port_open(port: int) -> bool:
-    with socket.socket() as sock:
-        sock.settimeout(0.5)
-        return sock.connect_ex((HOST, port)) == 0
-
-
-def wait_for(check: Any, seconds: float, what: str, log: Path | None = None) -> None:
-    deadline = time.monotonic() + seconds
-    while not check():
-        if time.monotonic() > deadline:
-            tail = log.read_text()[-3000:] if log and log.exists() else ""
-            sys.exit(f"{what} did not happen within {seconds:.0f}s\n{tail}")
-        time.sleep(0.1)
-
-
-@contextmanager
-def redis_server(workdir: Path) -> Iterator[int]:
-    binary = shutil.which("redis-server")
-    if binary is None:
-        sys.exit("no redis-server binary: install it with `apt-get install -y redis-server`")
-    port = free_port()
-    argv = [binary, "--port", str(port), "--bind", HOST, "--save", "", "--dir", str(workdir)]
-    with process(argv, dict(os.environ), workdir / "redis.log"):
-        wait_for(lambda: port_open(port), 15, "redis-server")
-        yield port
 
 
 # This process queues tasks (the sweep's deliveries): only ever into our own Redis.
@@ -420,13 +400,6 @@ if __name__ == "__main__":
     parser.add_argument("--events", type=int, default=100, help="per latency case")
     parser.add_argument("--spacing", type=float, default=0.2, help="seconds between events")
     options = parser.parse_args()
-    connection.settings_dict["TEST"]["NAME"] = DATABASE
-    original = connection.settings_dict["NAME"]
-    with _stack:
-        connection.creation.create_test_db(verbosity=0, autoclobber=True, serialize=False)
-        try:
-            code = main(options)
-        finally:
-            connection.close()
-            connection.creation.destroy_test_db(original, verbosity=0)
+    with _stack, bench_database(DATABASE):
+        code = main(options)
     sys.exit(code)

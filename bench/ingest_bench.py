@@ -37,7 +37,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from common import HOST, ROOT, free_port, print_table  # bench/common.py
+from common import HOST, ROOT, bench_database, free_port, print_table  # bench/common.py
 
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "oncall.settings")
@@ -430,13 +430,6 @@ if __name__ == "__main__":
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--threads", type=int, default=1, help=">1 uses gthread workers")
     options = parser.parse_args()
-    connection.settings_dict["TEST"]["NAME"] = DATABASE
-    original = connection.settings_dict["NAME"]
-    connection.creation.create_test_db(verbosity=0, autoclobber=True, serialize=False)
-    try:
-        with tempfile.TemporaryDirectory(prefix="ingest-bench-") as tmp:
-            code = main(options, Path(tmp))
-    finally:
-        connection.close()
-        connection.creation.destroy_test_db(original, verbosity=0)
+    with bench_database(DATABASE), tempfile.TemporaryDirectory(prefix="ingest-bench-") as tmp:
+        code = main(options, Path(tmp))
     sys.exit(code)

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as clock
 
-from common import ROOT, print_table  # bench/common.py
+from common import ROOT, bench_database, print_table  # bench/common.py
 
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "oncall.settings")
@@ -253,10 +253,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    connection.settings_dict["TEST"]["NAME"] = DATABASE
-    original = connection.settings_dict["NAME"]
-    connection.creation.create_test_db(verbosity=0, autoclobber=True, serialize=False)
-    try:
+    with bench_database(DATABASE):
         main()
-    finally:
-        connection.creation.destroy_test_db(original, verbosity=0)

@@ -29,7 +29,14 @@ from datetime import time as clock
 from pathlib import Path
 from urllib.parse import urlencode
 
-from common import HOST, ROOT, free_port, print_table, process  # bench/common.py
+from common import (  # bench/common.py
+    HOST,
+    ROOT,
+    bench_database,
+    free_port,
+    print_table,
+    process,
+)
 
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "oncall.settings")
@@ -310,13 +317,6 @@ if __name__ == "__main__":
     parser.add_argument("--warmup", type=int, default=5)
     parser.add_argument("--workers", type=int, default=2)
     options = parser.parse_args()
-    connection.settings_dict["TEST"]["NAME"] = DATABASE
-    original = connection.settings_dict["NAME"]
-    connection.creation.create_test_db(verbosity=0, autoclobber=True, serialize=False)
-    try:
-        with tempfile.TemporaryDirectory(prefix="web-bench-") as tmp:
-            code = main(options, Path(tmp))
-    finally:
-        connection.close()
-        connection.creation.destroy_test_db(original, verbosity=0)
+    with bench_database(DATABASE), tempfile.TemporaryDirectory(prefix="web-bench-") as tmp:
+        code = main(options, Path(tmp))
     sys.exit(code)
