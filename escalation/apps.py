@@ -12,3 +12,8 @@ class EscalationConfig(AppConfig):
         from rotations.views import ONCALL_RESOLVERS
 
         ONCALL_RESOLVERS["repo"] = repo_oncall
+
+        from escalation.channels import matrix
+
+        if matrix.configured():
+            matrix.setup()

@@ -234,7 +234,7 @@ def _finish(incident: Incident, now: datetime) -> None:
         _timeline(incident, "escalation finished: nobody claimed the incident", now)
         return
     team = incident.repo_ref.team if incident.repo_ref and incident.repo_ref.team_id else None
-    recipients = targets.team_recipients(team)
+    recipients = targets.team_recipients(team, incident)
     fallback = getattr(settings, "ONCALL_FALLBACK_EMAIL", None)
     if not recipients and fallback:
         recipients = [Recipient(Notification.Channel.EMAIL, fallback)]
@@ -257,7 +257,7 @@ def _finish(incident: Incident, now: datetime) -> None:
 def _remind(incident: Incident, now: datetime) -> None:
     """The claim timeout ran out: re-notify the claimer, then again after each timeout."""
     timeout = int((incident.policy or {}).get("claim_timeout_seconds", 0))
-    recipients = targets.for_person(incident.claimed_by)
+    recipients = targets.for_person(incident.claimed_by, incident)
     stamp = int(incident.remind_at.timestamp()) if incident.remind_at else 0
     notify(
         incident, recipients, kind=Kind.CLAIM_REMINDER, key=f"{incident.pk}:remind:{stamp}", at=now

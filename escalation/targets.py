@@ -30,16 +30,17 @@ class Recipient:
         return f"{who} ({self.channel})"
 
 
-# Channels that reach a person, in order; the Matrix channel adds itself when configured.
-PERSON_CHANNELS: list[Callable[[Person], Recipient | None]] = [
-    lambda p: Recipient(Channel.EMAIL, p.email, p) if p.email else None,
+# Channels that reach a person about an incident, in order; the Matrix channel adds
+# itself when configured (it mentions the person in the incident's room).
+PERSON_CHANNELS: list[Callable[[Person, Incident], Recipient | None]] = [
+    lambda p, incident: Recipient(Channel.EMAIL, p.email, p) if p.email else None,
 ]
 
 
-def for_person(person: Person | None) -> list[Recipient]:
+def for_person(person: Person | None, incident: Incident) -> list[Recipient]:
     if person is None or not person.active:
         return []
-    return [r for make in PERSON_CHANNELS if (r := make(person)) is not None]
+    return [r for make in PERSON_CHANNELS if (r := make(person, incident)) is not None]
 
 
 def _oncall(rotation_id: int | None, role: str, at: datetime) -> Person | None:
@@ -60,17 +61,18 @@ def resolve(target: dict[str, Any], incident: Incident, at: datetime) -> list[Re
             .values_list("pk", flat=True)
             .first()
         )
-        return for_person(_oncall(rotation, target.get("role", "primary"), at))
+        return for_person(_oncall(rotation, target.get("role", "primary"), at), incident)
     if kind == "repo_oncall":
         repo = incident.repo_ref
         return for_person(
-            _oncall(repo.rotation_id if repo else None, target.get("role", "primary"), at)
+            _oncall(repo.rotation_id if repo else None, target.get("role", "primary"), at),
+            incident,
         )
     if kind == "person":
-        return for_person(Person.objects.filter(handle=target.get("person")).first())
+        return for_person(Person.objects.filter(handle=target.get("person")).first(), incident)
     if kind == "team":
         team = Team.objects.filter(slug=target.get("team")).first()
-        return team_recipients(team)
+        return team_recipients(team, incident)
     if kind == "contact":
         contact = Contact.objects.filter(slug=target.get("contact")).first()
         return [Recipient(Channel.EMAIL, contact.email)] if contact and contact.email else []
@@ -83,7 +85,7 @@ def resolve(target: dict[str, Any], incident: Incident, at: datetime) -> list[Re
     return []
 
 
-def team_recipients(team: Team | None) -> list[Recipient]:
+def team_recipients(team: Team | None, incident: Incident) -> list[Recipient]:
     """A team's mailing list and room; without a list, its active members."""
     if team is None:
         return []
@@ -92,5 +94,5 @@ def team_recipients(team: Team | None) -> list[Recipient]:
         found.append(Recipient(Channel.MATRIX, team.matrix_room))
     if not team.email:
         for member in team.members.filter(active=True):
-            found.extend(r for r in for_person(member) if r.channel == Channel.EMAIL)
+            found.extend(r for r in for_person(member, incident) if r.channel == Channel.EMAIL)
     return found

@@ -79,6 +79,16 @@ def app_config(redis_url: str | None, broker_dir: Path, tick_seconds: int) -> di
                 "schedule": timedelta(minutes=1),
                 "options": {"expires": 60},
             },
+            "matrix-sweep": {
+                "task": "escalation.tasks.matrix_sweep",
+                "schedule": timedelta(seconds=15),
+                "options": {"expires": 15},
+            },
+            "matrix-topics": {
+                "task": "escalation.tasks.matrix_topics",
+                "schedule": timedelta(minutes=10),
+                "options": {"expires": 600},
+            },
             "heartbeat": {
                 "task": "oncall.tasks.heartbeat",
                 "schedule": timedelta(seconds=30),

@@ -59,6 +59,21 @@ class Env:
             return default
         return [item.strip() for item in value.split(",") if item.strip()]
 
+    def mapping(self, name: str, default: str, values: set[str]) -> dict[str, str]:
+        """``key=value,key=value`` with each value one of ``values``."""
+        raw = self.raw(name)
+        result = {}
+        for item in (default if raw is None else raw).split(","):
+            key, sep, value = (part.strip() for part in item.partition("="))
+            if not item.strip():
+                continue
+            if not sep or not key or value not in values:
+                raise self.fail(
+                    name, f"expected key=value pairs with values among {', '.join(sorted(values))}"
+                )
+            result[key] = value
+        return result
+
     def url(self, name: str, schemes: set[str]) -> str | None:
         value = self.raw(name)
         if value is None:

@@ -185,6 +185,15 @@ CELERY_BROKER_DIR = DATA_DIR / "broker"
 GITHUB_WEBHOOK_SECRET = env.raw("GITHUB_WEBHOOK_SECRET")
 MATRIX_HOMESERVER = env.url("MATRIX_HOMESERVER", {"http", "https"})
 MATRIX_ACCESS_TOKEN = env.raw("MATRIX_ACCESS_TOKEN")
+# Reaction key → action; keys are compared without variation selectors (U+FE0F).
+MATRIX_REACTIONS = env.mapping(
+    "MATRIX_REACTIONS",
+    "👀=claim,✅=resolve,🔇=mute,↩️=unclaim",
+    {"claim", "resolve", "mute", "unclaim"},
+)
+MATRIX_MUTE_SECONDS = env.integer("MATRIX_MUTE_SECONDS", 86400, minimum=60)
+# At most one edit of an incident's message per this many seconds (a storm of repeats).
+MATRIX_EDIT_INTERVAL_SECONDS = env.integer("MATRIX_EDIT_INTERVAL_SECONDS", 5, minimum=1)
 ZUUL_MQTT_URL = env.url("ZUUL_MQTT_URL", {"mqtt", "mqtts", "ws", "wss"})
 ZUUL_MQTT_TOPIC = env.text("ZUUL_MQTT_TOPIC", "zuul/#")
 

@@ -44,9 +44,13 @@ def register(name: str, channel: Channel) -> None:
 def get(name: str) -> Channel | None:
     """The channel registered under ``name``; None when it is not configured (e.g. Matrix
     without a homeserver), which fails its notifications permanently."""
-    if not _REGISTRY:
+    if "email" not in _REGISTRY:
         _load_builtin()
     return _REGISTRY.get(name)
+
+
+def unregister(name: str) -> None:
+    _REGISTRY.pop(name, None)
 
 
 def _load_builtin() -> None:

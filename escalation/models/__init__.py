@@ -1,11 +1,15 @@
 from escalation.models.config import Contact, EscalationPolicy, Repo, Route, Silence
 from escalation.models.incidents import Incident, Occurrence, TimelineEntry
+from escalation.models.matrix import MatrixEvent, MatrixMessage, MatrixSync
 from escalation.models.notifications import Notification
 
 __all__ = [
     "Contact",
     "EscalationPolicy",
     "Incident",
+    "MatrixEvent",
+    "MatrixMessage",
+    "MatrixSync",
     "Notification",
     "Occurrence",
     "Repo",

@@ -17,6 +17,7 @@ from typing import Any
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
+from escalation import changes
 from escalation import config as routing
 from escalation.ingest import Report
 from escalation.models import (
@@ -220,6 +221,7 @@ def _count(incident: Incident, report: Report, now: datetime) -> None:
         (incident.occurrences,) = cursor.fetchone()
     incident.last_seen = max(incident.last_seen, now)
     incident.result = report.result
+    changes.changed(incident.pk)
     if incident.occurrences in TIMELINE_OCCURRENCES:
         TimelineEntry.objects.create(
             incident=incident,

@@ -17,7 +17,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from escalation import engine, forwarding
+from escalation import changes, engine, forwarding
 from escalation.models import Incident, Occurrence, TimelineEntry
 from rotations.models import Person
 
@@ -47,6 +47,7 @@ def _note(
         detail=detail,
         at=at or timezone.now(),
     )
+    changes.changed(incident.pk, soon=True)
 
 
 def _transition(incident: Incident, action: str, allowed: Q, **changes: object) -> Incident:

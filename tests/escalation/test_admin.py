@@ -13,6 +13,9 @@ from django.urls import reverse
 from escalation.models import (
     Contact,
     Incident,
+    MatrixEvent,
+    MatrixMessage,
+    MatrixSync,
     Notification,
     Occurrence,
     Route,
@@ -118,6 +121,11 @@ def world(repo, people, policy, admin_user):
     token.set_new_secret()
     token.save()
     Heartbeat.objects.create(name="beat", at=NOW)
+    MatrixMessage.objects.create(incident=incident, room="!r:x.org", event_id="$e1", root=True)
+    MatrixEvent.objects.create(
+        event_id="$e2", room="!r:x.org", sender="@mallory:x.org", kind="reaction", text="👀"
+    )
+    MatrixSync.objects.create(user_id="@bot:x.org", since="s1")
     return incident
 
 

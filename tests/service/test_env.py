@@ -91,3 +91,24 @@ def test_unset_and_empty_values_take_the_default():
     assert env.integer("PORT", 8000) == 8000
     assert env.items("ALLOWED_HOSTS", ["a"]) == ["a"]
     assert Env({"ALLOWED_HOSTS": "x, y,"}).items("ALLOWED_HOSTS", []) == ["x", "y"]
+
+
+ACTIONS = {"claim", "resolve", "mute", "unclaim"}
+
+
+def test_reaction_mapping_is_parsed_and_defaults_when_unset():
+    assert Env({}).mapping("MATRIX_REACTIONS", "👀=claim,✅=resolve", ACTIONS) == {
+        "👀": "claim",
+        "✅": "resolve",
+    }
+    custom = Env({"MATRIX_REACTIONS": " 🙋 = claim , 🎉=resolve,"})
+    assert custom.mapping("MATRIX_REACTIONS", "👀=claim", ACTIONS) == {
+        "🙋": "claim",
+        "🎉": "resolve",
+    }
+
+
+@pytest.mark.parametrize("value", ["👀=dance", "👀", "=claim", "👀:claim"])
+def test_bad_reaction_mapping_fails_loudly_naming_the_variable(value):
+    with pytest.raises(ImproperlyConfigured, match="MATRIX_REACTIONS"):
+        Env({"MATRIX_REACTIONS": value}).mapping("MATRIX_REACTIONS", "👀=claim", ACTIONS)
