@@ -9,7 +9,8 @@ limits), a throwaway Redis, one Celery worker (the edits) and the real listener
 message, ``--spacing`` apart. t0 = just before the reaction's PUT, t1 = the
 incident's ``claimed_at`` (set by the listener; same clock). Then the same 👀 on a
 burst of incidents at once. Also reported: claim → the message's status edit
-visible in the room (through the worker), and the time to post the messages.
+visible in the room (through the worker), the time to post the messages, and how
+many edits a storm of ``--storm`` repeats of one failure costs.
 """
 
 from __future__ import annotations
@@ -50,8 +51,9 @@ from django.conf import settings  # noqa: E402
 
 from escalation.channels import matrix  # noqa: E402
 from escalation.models import Incident  # noqa: E402
+from escalation.services import ingestion  # noqa: E402
 from oncall.celery import app  # noqa: E402
-from tests.matrix.chatops import build_team, open_incident, root_of  # noqa: E402
+from tests.matrix.chatops import build_team, open_incident, report, root_of  # noqa: E402
 from tests.matrix.synapse import Synapse  # noqa: E402
 from tests.processes import child_env, database_url  # noqa: E402
 
@@ -93,6 +95,7 @@ def main(options: argparse.Namespace) -> int:
     started = time.monotonic()
     incidents = [open_incident(1, job=f"job-{i}") for i in range(total)]
     posting = (time.monotonic() - started) / total
+    storm = open_incident(1, job="storm")
     app.conf.task_always_eager = False
     roots = {i.pk: root_of(i).event_id for i in incidents}
 
@@ -108,7 +111,34 @@ def main(options: argparse.Namespace) -> int:
     with ExitStack() as procs:  # stopped before the database goes away
         procs.enter_context(process([*worker, "-c", "1", "--loglevel", "WARNING"], env, worker_log))
         procs.enter_context(process([*manage, "matrix_listen", "--timeout", "30"], env, listen_log))
-        return measure(options, room, alice, incidents, roots, listen_log, worker_log, posting)
+        code = measure(options, room, alice, incidents, roots, listen_log, worker_log, posting)
+        storm_case(options, room, alice, storm, worker_log)
+        return code
+
+
+def storm_case(options, room, alice, incident, worker_log) -> None:  # type: ignore[no-untyped-def]
+    """A failure repeating ``--storm`` times over ``--storm-seconds``: how many edits."""
+    event_id = root_of(incident).event_id
+    started = time.monotonic()
+    for n in range(2, options.storm + 2):
+        ingestion.accept([report(n, job="storm")])
+        time.sleep(max(0.0, started + n * options.storm_seconds / options.storm - time.monotonic()))
+    last_report = time.time()
+    wanted = f"failed {options.storm + 1} times"
+
+    def final() -> bool:
+        found = alice.relations(room, event_id, "m.replace")
+        return any(wanted in e["content"]["m.new_content"]["body"] for e in found)
+
+    wait_for(final, 60, "the storm's last edit", worker_log)
+    edits = alice.relations(room, event_id, "m.replace")
+    shown = max(e["origin_server_ts"] for e in edits) / 1000 - last_report
+    interval = settings.MATRIX_EDIT_INTERVAL_SECONDS
+    print(
+        f"storm: {options.storm} repeats in {time.monotonic() - started:.1f} s → {len(edits)} "
+        f"edits of the one message (interval {interval} s); last count shown {shown:.1f} s "
+        "after the last report"
+    )
 
 
 def measure(options, room, alice, incidents, roots, listen_log, worker_log, posting) -> int:  # type: ignore[no-untyped-def]
@@ -162,6 +192,8 @@ if __name__ == "__main__":
     parser.add_argument("--burst", type=int, default=20)
     parser.add_argument("--edits", type=int, default=10)
     parser.add_argument("--spacing", type=float, default=0.2)
+    parser.add_argument("--storm", type=int, default=200, help="repeats of one failure")
+    parser.add_argument("--storm-seconds", type=float, default=10)
     options = parser.parse_args()
     with _stack, bench_database(DATABASE):
         code = main(options)
