@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django import forms
 from django.contrib import admin, messages
@@ -149,6 +150,25 @@ class RotationForm(forms.ModelForm):
         if unknown:
             raise ValidationError(f"Unknown people: {', '.join(unknown)}")
         return [people[h] for h in handles]
+
+    def clean(self) -> dict[str, Any]:
+        """An edit must start in the future: refuse the whole form (name and team too)
+        rather than save part of it and report the schedule error afterwards."""
+        data = super().clean() or {}
+        day, at, zone = (data.get(k) for k in ("effective_from", "handoff_time", "timezone"))
+        if not (self.instance.pk and self.schedule_changed() and day and at and zone):
+            return data
+        try:
+            begins = datetime.combine(day, at, tzinfo=ZoneInfo(zone))
+        except (ZoneInfoNotFoundError, ValueError):
+            self.add_error("timezone", "Unknown time zone.")
+            return data
+        if begins < timezone.now():
+            self.add_error(
+                "effective_from",
+                f"Must not be in the past: past shifts never change ({begins:%Y-%m-%d %H:%M %Z}).",
+            )
+        return data
 
     def spec(self) -> services.ScheduleSpec:
         data = self.cleaned_data

@@ -216,3 +216,26 @@ def test_deactivate_action_dates_the_deactivation(admin_client):
     assert [str(m) for m in response.context["messages"]] == ["1 deactivated."]
     ann.refresh_from_db()
     assert (ann.active, ann.inactive_since) == (False, NOW)
+
+
+def test_admin_edit_starting_in_the_past_is_refused_whole(staff):
+    assert staff.post("/admin/rotations/rotation/add/", form()).status_code == 302
+    rotation = Rotation.objects.get(slug="core")
+    version = rotation.versions.get()
+    edited = form(
+        name="Renamed",
+        members="alice, bob, carol",
+        effective_from="2026-11-09",
+        **{
+            "versions-TOTAL_FORMS": "1",
+            "versions-INITIAL_FORMS": "1",
+            "versions-0-id": str(version.pk),
+            "versions-0-rotation": str(rotation.pk),
+        },
+    )
+    response = staff.post(f"/admin/rotations/rotation/{rotation.pk}/change/", edited)
+    assert response.status_code == 200
+    assert "Must not be in the past" in response.content.decode()
+    rotation.refresh_from_db()
+    assert rotation.name == "Core"
+    assert rotation.versions.count() == 1
