@@ -30,9 +30,12 @@ AHEAD = timedelta(days=120)
 URL = re.compile(r"https?://[^\s()<>\[\]\"']+[^\s()<>\[\]\"'.,;:!?]")  # also inside Markdown
 
 
-def _rooms() -> dict[str, tuple[list[int], list[Repo]]]:
+Rooms = dict[str, tuple[list[int], list[Repo]]]
+
+
+def _rooms() -> Rooms:
     """Room id → (rotation ids, repos) for every room a team or repo names."""
-    rooms: dict[str, tuple[list[int], list[Repo]]] = {}
+    rooms: Rooms = {}
 
     def add(room: str, rotation_ids: list[int], repos: list[Repo]) -> None:
         try:
@@ -101,10 +104,11 @@ def text_for(rotation_ids: list[int], repos: list[Repo], at: datetime) -> str:
     return f"{ours} · workflow: {urls[0]}" if urls else ours
 
 
-def update(room_id: str, at: datetime | None = None) -> bool:
-    """Set the room's topic when it is not current; True when it was written."""
+def update(room_id: str, at: datetime | None = None, rooms: Rooms | None = None) -> bool:
+    """Set the room's topic when it is not current; True when it was written. ``rooms``:
+    the room map when the caller has it already (one read of teams and repos)."""
     at = at or timezone.now()
-    rotation_ids, repos = _rooms().get(room_id, ([], []))
+    rotation_ids, repos = (rooms if rooms is not None else _rooms()).get(room_id, ([], []))
     if not rotation_ids:
         return False
     current = (client().state(room_id, "m.room.topic") or {}).get("topic", "")
@@ -117,9 +121,10 @@ def update(room_id: str, at: datetime | None = None) -> bool:
 
 def update_all(at: datetime | None = None) -> int:
     written = 0
-    for room_id in _rooms():
+    rooms = _rooms()
+    for room_id in rooms:
         try:
-            written += update(room_id, at)
+            written += update(room_id, at, rooms)
         except MatrixError as error:
             log.warning("matrix: could not set the topic of %s: %s", room_id, error)
     return written
@@ -133,14 +138,15 @@ def on_handoff(notice: HandoffNotice) -> None:
         verb = f"is now on call for {rotation.name} until {render.day(notice.shift_end)}"
     else:
         verb = f"is on call for {rotation.name} from {render.day(notice.shift_start)}"
-    for room_id, (rotation_ids, _repos) in _rooms().items():
+    rooms = _rooms()
+    for room_id, (rotation_ids, _repos) in rooms.items():
         if rotation.pk not in rotation_ids:
             continue
         try:
             content = render.notice(f"🔁 {name} {verb}.", f"🔁 {pill} {verb}.", notify=(person,))
             client().send(room_id, content, key=f"handoff:{notice.pk}")
             if notice.kind == HandoffNotice.Kind.STARTED:
-                update(room_id, max(timezone.now(), notice.shift_start))
+                update(room_id, max(timezone.now(), notice.shift_start), rooms)
         except MatrixError as error:
             # The e-mail went out; the topic task repairs the topic within minutes.
             log.warning("matrix: handoff notice %s in %s failed: %s", notice.pk, room_id, error)
