@@ -17,8 +17,8 @@ from rest_framework.views import APIView
 
 from oncall.api.auth import request_scopes
 from oncall.api.params import time_param
-from oncall.models import ApiToken, Scope
-from rotations import feeds, selectors, services
+from oncall.models import Scope
+from rotations import acting, feeds, selectors, services
 from rotations.models import Override, Person, Rotation, Team
 from rotations.serializers import (
     OverrideSerializer,
@@ -34,9 +34,7 @@ MAX_WINDOW = timedelta(days=731)
 
 def acting_person(request: Request) -> Person | None:
     """The person a request acts for: its token's person, or the logged-in user's."""
-    if isinstance(request.auth, ApiToken):
-        return request.auth.person
-    return selectors.person_for_user(request.user)
+    return acting.actor(request).person
 
 
 class FeedResetMixin:
