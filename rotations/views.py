@@ -37,8 +37,35 @@ def acting_person(request: Request) -> Person | None:
     return acting.actor(request).person
 
 
+def readable_feeds(request: Request, objs: list[Any]) -> dict[int, dict[str, str]]:
+    """The feed URLs of ``objs`` (one model) this request may read, by primary key:
+    every feed for the admin scope (staff sessions included), else the request's own
+    person's feed (API.md "Feeds (ICS)": "for readers with access")."""
+    if Scope.ADMIN in request_scopes(request):
+        readable = objs
+    elif objs and isinstance(objs[0], Person):
+        own = acting_person(request)
+        readable = [obj for obj in objs if own is not None and obj.pk == own.pk]
+    else:
+        readable = []
+    feeds.ensure_tokens(readable)
+    found = {obj.pk: feeds.current_token(obj) for obj in readable}
+    return {pk: feeds.feed_urls(token) for pk, token in found.items() if token}
+
+
 class FeedResetMixin:
-    """``POST …/{id}/ical/reset/``: a new feed token; the old one stops working."""
+    """``POST …/{id}/ical/reset/``: a new feed token; the old one stops working. Reads
+    show ``ical_url``/``webcal_url`` to readers with access (``readable_feeds``)."""
+
+    def get_serializer(self, *args: Any, **kwargs: Any) -> Any:
+        instance = args[0] if args else kwargs.get("instance")
+        if instance is not None:
+            objs = list(instance) if isinstance(instance, list | QuerySet) else [instance]
+            kwargs["context"] = {
+                **self.get_serializer_context(),  # type: ignore[attr-defined]
+                "feed_urls": readable_feeds(self.request, objs),  # type: ignore[attr-defined]
+            }
+        return super().get_serializer(*args, **kwargs)  # type: ignore[misc]
 
     @extend_schema(request=None, responses={200: dict})
     @action(detail=True, methods=["post"], url_path="ical/reset")
