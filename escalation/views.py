@@ -11,7 +11,7 @@ from django_filters import rest_framework as filters
 from drf_spectacular.utils import extend_schema
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
 from rest_framework.fields import DateTimeField
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -42,6 +42,7 @@ from escalation.serializers import (
 from escalation.services import ingestion, lifecycle
 from oncall.api.errors import ApiError
 from oncall.models import Scope
+from rotations import acting
 from rotations import selectors as rotation_selectors
 from rotations.models import Person
 from rotations.schedule import OnCall
@@ -98,12 +99,18 @@ class IncidentFilter(filters.FilterSet):
 
 
 def _person(request: Request, reference: str | None) -> Person:
+    """The person an action is taken as: ``by`` when the request may name them (see
+    rotations.acting), else the request's own person. 400 for an unknown ``by``, 403
+    for a ``by`` the request may not act as."""
+    named = None
     if reference:
-        person = rotation_selectors.person_by_reference(reference)
-        if person is None:
+        named = rotation_selectors.person_by_reference(reference)
+        if named is None:
             raise ApiError(400, "unknown_person", f"Unknown person {reference!r}.")
-        return person
-    person = acting_person(request)
+    try:
+        person = acting.act_as(acting.actor(request), named)
+    except acting.ActingDenied as error:
+        raise PermissionDenied(str(error)) from error
     if person is None:
         raise ValidationError({"by": ["Required: a handle, e-mail or Matrix ID."]})
     return person

@@ -8,7 +8,6 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 
-from oncall.api.auth import forget_tokens
 from oncall.models import ApiToken, Heartbeat, Scope
 
 
@@ -47,7 +46,6 @@ class ApiTokenAdmin(admin.ModelAdmin):
     @admin.action(description="Revoke the selected tokens")
     def revoke(self, request: HttpRequest, queryset: QuerySet[ApiToken]) -> None:
         count = queryset.filter(revoked_at__isnull=True).update(revoked_at=timezone.now())
-        forget_tokens()  # an update() sends no signal
         messages.success(request, f"Revoked {count} token(s).")
 
 

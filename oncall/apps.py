@@ -6,11 +6,4 @@ class OncallConfig(AppConfig):
     verbose_name = "Service"
 
     def ready(self) -> None:
-        from django.db.models.signals import post_delete, post_save
-
         from oncall.api import schema  # noqa: F401  (registers the OpenAPI extension)
-        from oncall.api.auth import forget_tokens
-        from oncall.models import ApiToken
-
-        post_save.connect(forget_tokens, sender=ApiToken, dispatch_uid="forget-tokens-save")
-        post_delete.connect(forget_tokens, sender=ApiToken, dispatch_uid="forget-tokens-del")

@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db.models import QuerySet
+from django.db.models import Case, CharField, QuerySet, Value, When
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.urls import get_resolver
 from django.utils import timezone
@@ -86,15 +86,35 @@ def current_token(obj: Person | Team | Rotation) -> str | None:
 def ensure_token(obj: Person | Team | Rotation) -> str | None:
     """``current_token``, issuing the first token of an object that never had one (no
     link to kill, so a page may do it; of two at once, the first wins)."""
-    if obj.feed_digest is None:
-        model = type(obj)
-        issued_at = timezone.now()
-        secret = _derive(obj, issued_at)
-        model.objects.filter(pk=obj.pk, feed_digest__isnull=True).update(
-            feed_digest=hash_secret(secret), feed_issued_at=issued_at
-        )
-        obj.refresh_from_db(fields=["feed_digest", "feed_issued_at"])
+    ensure_tokens([obj])
     return current_token(obj)
+
+
+def ensure_tokens(objs: Sequence[Person | Team | Rotation]) -> None:
+    """Issue the first token of each of ``objs`` (one model) that never had one, in two
+    queries however many there are (API lists show the links); of two at once, the
+    first wins."""
+    missing = [obj for obj in objs if obj.feed_digest is None]
+    if not missing:
+        return
+    model = type(missing[0])
+    issued_at = timezone.now()
+    digests = {obj.pk: hash_secret(_derive(obj, issued_at)) for obj in missing}
+    model.objects.filter(pk__in=digests, feed_digest__isnull=True).update(
+        feed_digest=Case(
+            *(When(pk=pk, then=Value(digest)) for pk, digest in digests.items()),
+            output_field=CharField(),
+        ),
+        feed_issued_at=issued_at,
+    )
+    stored = {
+        pk: (digest, at)
+        for pk, digest, at in model.objects.filter(pk__in=digests).values_list(
+            "pk", "feed_digest", "feed_issued_at"
+        )
+    }
+    for obj in missing:
+        obj.feed_digest, obj.feed_issued_at = stored.get(obj.pk, (None, None))
 
 
 def feed_urls(secret: str) -> dict[str, str]:

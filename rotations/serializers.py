@@ -15,8 +15,8 @@ HHMM = serializers.TimeField(format="%H:%M", input_formats=["%H:%M", "%H:%M:%S"]
 
 
 class FeedUrlsMixin(serializers.Serializer):
-    """``ical_url``/``webcal_url``: the feed's secret is stored hashed, so the URLs are
-    known only in the response that issues it (creation and ``ical/reset/``)."""
+    """``ical_url``/``webcal_url`` from ``context["feed_urls"]`` (primary key → URLs):
+    the view puts there the links this reader may see, or the ones just issued."""
 
     ical_url = serializers.SerializerMethodField()
     webcal_url = serializers.SerializerMethodField()

@@ -17,8 +17,8 @@ from rest_framework.views import APIView
 
 from oncall.api.auth import request_scopes
 from oncall.api.params import time_param
-from oncall.models import ApiToken, Scope
-from rotations import feeds, selectors, services
+from oncall.models import Scope
+from rotations import acting, feeds, selectors, services
 from rotations.models import Override, Person, Rotation, Team
 from rotations.serializers import (
     OverrideSerializer,
@@ -34,13 +34,38 @@ MAX_WINDOW = timedelta(days=731)
 
 def acting_person(request: Request) -> Person | None:
     """The person a request acts for: its token's person, or the logged-in user's."""
-    if isinstance(request.auth, ApiToken):
-        return request.auth.person
-    return selectors.person_for_user(request.user)
+    return acting.actor(request).person
+
+
+def readable_feeds(request: Request, objs: list[Any]) -> dict[int, dict[str, str]]:
+    """The feed URLs of ``objs`` (one model) this request may read, by primary key:
+    every feed for the admin scope (staff sessions included), else the request's own
+    person's feed (API.md "Feeds (ICS)": "for readers with access")."""
+    if Scope.ADMIN in request_scopes(request):
+        readable = objs
+    elif objs and isinstance(objs[0], Person):
+        own = acting_person(request)
+        readable = [obj for obj in objs if own is not None and obj.pk == own.pk]
+    else:
+        readable = []
+    feeds.ensure_tokens(readable)
+    found = {obj.pk: feeds.current_token(obj) for obj in readable}
+    return {pk: feeds.feed_urls(token) for pk, token in found.items() if token}
 
 
 class FeedResetMixin:
-    """``POST …/{id}/ical/reset/``: a new feed token; the old one stops working."""
+    """``POST …/{id}/ical/reset/``: a new feed token; the old one stops working. Reads
+    show ``ical_url``/``webcal_url`` to readers with access (``readable_feeds``)."""
+
+    def get_serializer(self, *args: Any, **kwargs: Any) -> Any:
+        instance = args[0] if args else kwargs.get("instance")
+        if instance is not None:
+            objs = list(instance) if isinstance(instance, list | QuerySet) else [instance]
+            kwargs["context"] = {
+                **self.get_serializer_context(),  # type: ignore[attr-defined]
+                "feed_urls": readable_feeds(self.request, objs),  # type: ignore[attr-defined]
+            }
+        return super().get_serializer(*args, **kwargs)  # type: ignore[misc]
 
     @extend_schema(request=None, responses={200: dict})
     @action(detail=True, methods=["post"], url_path="ical/reset")

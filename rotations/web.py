@@ -16,7 +16,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from oncall.web import WebRequest, action, back, page
-from rotations import feeds, schedule, selectors, services
+from rotations import acting, feeds, schedule, selectors, services
 from rotations.models import Override, Person, Rotation
 
 WEEKS = 6
@@ -139,12 +139,20 @@ def _page(request: WebRequest, rotation: Rotation, form: OverrideForm, status: i
         "shifts": shifts,
         "gaps": [s for s in shifts if s.person is None],
         "overrides": overrides,
-        "form": form,
+        "form": _choices(request, form),
         "rotation_feed": _urls(rotation),
         "person_feed": _urls(request.person) if request.person else None,
         "timezone_name": str(tz),
     }
     return render(request, "rotations/web/rotation.html", context, status=status)
+
+
+def _choices(request: WebRequest, form: OverrideForm) -> OverrideForm:
+    """Offer a login the people it may act as: anyone for staff, else itself."""
+    if not request.user.is_staff and request.person is not None:
+        field = form.fields["person"]
+        field.queryset = field.queryset.filter(pk=request.person.pk)  # type: ignore[attr-defined]
+    return form
 
 
 def _initial(request: WebRequest) -> dict[str, Any]:
@@ -167,11 +175,17 @@ def rotation(request: WebRequest, slug: str) -> HttpResponse:
 @action
 def create_override(request: WebRequest, slug: str) -> HttpResponse:
     """``POST /rotations/<slug>/overrides/``: through ``services.create_override``; a bad
-    form shows the page again with its errors (400)."""
+    form shows the page again with its errors (400), and so does naming someone else
+    without staff rights (403: a login acts only as its own person, rotations.acting)."""
     found = get_object_or_404(Rotation.objects.select_related("team"), slug=slug)
     form = OverrideForm(request.POST)
     if form.is_valid():
         data = form.cleaned_data
+        try:
+            acting.act_as(acting.actor(request), data["person"])
+        except acting.ActingDenied as error:
+            form.add_error("person", str(error))
+            return _page(request, found, form, 403)
         try:
             services.create_override(
                 rotation=found,
@@ -194,10 +208,16 @@ def create_override(request: WebRequest, slug: str) -> HttpResponse:
 
 @action
 def delete_override(request: WebRequest, slug: str, pk: int) -> HttpResponse:
-    """``POST /rotations/<slug>/overrides/<id>/delete/``."""
+    """``POST /rotations/<slug>/overrides/<id>/delete/``: the covering person's own, or
+    anyone's for staff."""
     override = Override.objects.filter(pk=pk, rotation__slug=slug, deleted_at__isnull=True).first()
     if override is None:
         raise Http404("No such override.")
+    try:
+        acting.act_as(acting.actor(request), override.person)
+    except acting.ActingDenied:
+        messages.error(request, f"Only {override.person} or staff can delete this override.")
+        return back(request, reverse("web-rotation", args=[slug]))
     services.delete_override(override)
     messages.success(request, f"Deleted the override of {override.person}.")
     return back(request, reverse("web-rotation", args=[slug]))

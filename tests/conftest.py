@@ -23,10 +23,8 @@ def _plain_static_files(settings) -> None:
 def _fresh_routing_config() -> None:
     """Each test starts from its own database: drop the process's cached routing config."""
     from escalation import config
-    from oncall.api.auth import forget_tokens
 
     config.changed()
-    forget_tokens()
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ writes ``admin``. ``admin`` includes every other scope.
 
 from __future__ import annotations
 
-import time
 from datetime import timedelta
 from typing import Any
 
@@ -18,32 +17,17 @@ from rest_framework.request import Request
 from oncall.models import ApiToken, Scope, hash_secret
 
 LAST_USED_RESOLUTION = timedelta(minutes=1)
-# Tokens found are remembered per process this long: a bot posting failures costs no
-# token query per request. A revocation reaches this process at once (signal) and
-# every other process within this time.
-TOKEN_CACHE_SECONDS = 10.0
-_known: dict[str, tuple[float, ApiToken]] = {}
 
 
 def _token(digest: str) -> ApiToken | None:
-    hit = _known.get(digest)
-    if hit is not None and hit[0] > time.monotonic():
-        return hit[1]
-    token = (
+    # No per-process memory of tokens: a revocation must hold at once in every
+    # process, with or without Redis. One query on the unique index of ``digest``
+    # (its person joined, for actions that default to it) per request.
+    return (
         ApiToken.objects.select_related("person")
         .filter(digest=digest, revoked_at__isnull=True)
         .first()
     )
-    if token is not None:
-        if len(_known) > 10_000:
-            _known.clear()
-        _known[digest] = (time.monotonic() + TOKEN_CACHE_SECONDS, token)
-    return token
-
-
-def forget_tokens(**kwargs: Any) -> None:
-    """Signal receiver (ApiToken saved or deleted): drop this process's remembered tokens."""
-    _known.clear()
 
 
 class TokenUser:

@@ -197,16 +197,16 @@ def test_rotation_timeline_has_subscribe_links_and_creates_an_override(page, sit
         .replace(hour=9, minute=0, second=0, microsecond=0)
     )
     end = start + timedelta(days=2)
-    page.get_by_label("Who covers").select_option("bob")
+    page.get_by_label("Who covers").select_option("alice")  # others: staff only
     page.get_by_label("From (Europe/Berlin)").fill(start.strftime("%Y-%m-%dT%H:%M"))
     page.get_by_label("Until (Europe/Berlin)").fill(end.strftime("%Y-%m-%dT%H:%M"))
     page.get_by_label("Reason (optional)").fill("conference swap")
     page.get_by_role("button", name="Create override").click()
-    expect(page.locator(".message.success")).to_contain_text("Bob covers Core ops")
+    expect(page.locator(".message.success")).to_contain_text("Alice covers Core ops")
     expect(page.locator(".g-bar.override")).to_have_count(1)
     expect(page.locator(".overrides")).to_contain_text("conference swap")
     override = Override.objects.get()
-    assert (override.person_id, override.start, override.end) == (world.bob.pk, start, end)
+    assert (override.person_id, override.start, override.end) == (world.alice.pk, start, end)
 
 
 def _starts_with(prefix: str):
