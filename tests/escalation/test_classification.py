@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -315,3 +316,14 @@ def test_a_forwarding_route_without_compliance_category_does_not_forward(
     incident.refresh_from_db()
     assert (incident.category, incident.not_forwarded_to) == ("job", "GX ops")
     assert to(smtp, "noc@gx.example") == []
+
+
+@pytest.mark.django_db
+def test_admin_incident_page_shows_reason_and_contacts_left_out(
+    admin_client, zuul_repo, route, ingest
+):
+    incident = ingest(node_failure())
+
+    page = admin_client.get(f"/admin/escalation/incident/{incident.pk}/change/").content.decode()
+    assert re.search(r"Category reason:</label>\s*<div[^>]*>result NODE_FAILURE<", page)
+    assert re.search(r"Not forwarded to:</label>\s*<div[^>]*>GX ops<", page)
