@@ -209,12 +209,14 @@ def _reclassify(incident: Incident, report: Report, route: Route | None, now: da
     kind = classification.classify(report, route)
     contacts = list(route.forward_to.all()) if route is not None else []
     left_out = "" if kind.forwards else ", ".join(c.name for c in contacts)
-    Incident.objects.filter(pk=incident.pk).update(
-        category=kind.category,
-        category_reason=kind.reason,
-        not_forwarded_to=left_out[:500],
-        route=route,
-    )
+    fields: dict[str, object] = {
+        "category": kind.category,
+        "category_reason": kind.reason,
+        "not_forwarded_to": left_out[:500],
+    }
+    if route is not None:  # else keep the route that opened it
+        fields["route"] = route
+    Incident.objects.filter(pk=incident.pk).update(**fields)
     TimelineEntry.objects.create(
         incident=incident,
         at=now,
