@@ -1,11 +1,12 @@
 """Forwarding: a route's ``forward_to`` contacts (e.g. a cloud provider's operations
-address) get the incident once, and its resolution, without joining the escalation."""
+address) get a compliance incident once, and its resolution, without joining the
+escalation. Other categories are never forwarded (``escalation.classification``)."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from escalation import engine
+from escalation import classification, engine
 from escalation.models import Incident, Notification
 from escalation.targets import Recipient
 
@@ -13,8 +14,8 @@ Kind = Notification.Kind
 
 
 def forward(incident: Incident, now: datetime) -> None:
-    if incident.route_id is None:
-        return  # only routes forward
+    if incident.route_id is None or incident.category != classification.COMPLIANCE:
+        return  # only routes forward, and only compliance failures
     for contact in incident.forwarded_to.all():
         if contact.email:
             engine.notify(

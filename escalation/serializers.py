@@ -135,6 +135,7 @@ class IncidentSerializer(serializers.ModelSerializer):
             "subject",
             "result",
             "category",
+            "category_reason",
             "summary",
             "url",
             "log_url",

@@ -15,7 +15,7 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 
-from escalation.ingest import Report
+from escalation.ingest import INFRASTRUCTURE, Report
 from escalation.models import Contact, EscalationPolicy, Repo, Route
 from escalation.services import ingestion
 from rotations import services
@@ -92,7 +92,9 @@ def _rotations() -> Rotation:
 
 def _escalation(rotation: Rotation) -> None:
     """A repo owned by the rotation, a policy, a provider contact with a compliance route,
-    and a failure reported twice, so the incident list is not empty."""
+    a failure reported twice, so the incident list is not empty, and a Zuul node failure
+    of a compliance job: infrastructure, paged to the repo's on-call person and not
+    forwarded to the provider."""
     policy = EscalationPolicy.objects.create(
         slug="standard",
         name="Standard",
@@ -139,3 +141,16 @@ def _escalation(rotation: Rotation) -> None:
     )
     ingestion.accept([failure])
     ingestion.accept([failure])
+    node_failure = Report(
+        source="zuul",
+        status="failure",
+        repo="SovereignCloudStack/standards",
+        job="scs-check-gx-scs-next",
+        pipeline="periodic-hourly",
+        branch="main",
+        result="NODE_FAILURE",
+        summary="scs-check-gx-scs-next: NODE_FAILURE — Build failed.",
+        url="https://zuul.scs.community/t/scs/buildset/demo-node",
+        category=INFRASTRUCTURE,
+    )
+    ingestion.accept([node_failure])

@@ -163,9 +163,12 @@ class IncidentAdmin(admin.ModelAdmin):
         (
             "Problem",
             ["state", "source", "repo", "job", "pipeline", "branch", "subject", "result"]
-            + ["category", "summary", "url", "log_url", "labels", "dedup_key"],
+            + ["category", "category_reason", "summary", "url", "log_url", "labels", "dedup_key"],
         ),
-        ("Who", ["repo_ref", "route", "owned", "pages", "workflow", "forwarded"]),
+        (
+            "Who",
+            ["repo_ref", "route", "owned", "pages", "workflow", "forwarded", "not_forwarded_to"],
+        ),
         (
             "Lifecycle",
             ["occurrences", "first_seen", "last_seen", "claimed_by", "claimed_at"]

@@ -39,6 +39,7 @@ class Report:
     labels: dict[str, str] = field(default_factory=dict)
     occurred_at: datetime | None = None
     category: str = JOB
+    category_reason: str = ""  # why the source chose the category; default "result X"
     voting: bool = True  # a non-voting failure pages only when a route says so
     workflow: str = ""  # the sender's runbook, used when neither route nor repo has one
     delivery_key: str = ""  # the same key counts once (a re-delivery); empty: always counts

@@ -65,6 +65,7 @@ def _report(alert: Any, where: str) -> Report:
         occurred_at=clean.iso_time(starts_at, f"{where}.startsAt"),
         # A rule may say what kind of failure it watches; anything else is the job's.
         category=category if category in (JOB, INFRASTRUCTURE) else JOB,
+        category_reason=f"label category={category}" if category in (JOB, INFRASTRUCTURE) else "",
         workflow=clean.url(annotations.get("runbook_url")),
         delivery_key=clean.key(fingerprint, starts_at or "", limit=clean.DELIVERY_KEY),
         payload=alert,

@@ -64,6 +64,14 @@ def parse(body: Any, idempotency_key: str = "") -> list[Report]:
     for i, data in enumerate(serializer.validated_data):
         event_id = data.pop("event_id") or (f"{idempotency_key}:{i}" if idempotency_key else "")
         event_id = clean.key(event_id, limit=clean.DELIVERY_KEY) if event_id else ""
-        category = data.pop("category") or "job"
-        reports.append(Report(**data, category=category, delivery_key=event_id, payload=items[i]))
+        sent = data.pop("category")
+        reports.append(
+            Report(
+                **data,
+                category=sent or "job",
+                category_reason=f"sent as {sent}" if sent else "",
+                delivery_key=event_id,
+                payload=items[i],
+            )
+        )
     return reports

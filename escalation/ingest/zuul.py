@@ -11,6 +11,9 @@ the build ``uuid`` makes the same message delivered twice count once.
 A buildset that failed before any job ran (``MERGE_CONFLICT``, ``CONFIG_ERROR``: no
 builds) is reported once for the buildset, with an empty job; the next buildset of
 that project, branch and pipeline that ran jobs recovers it.
+
+``INFRASTRUCTURE_RESULTS`` are Zuul's trouble, not the job's: their reports have category
+``infrastructure``, which no route can change (``escalation.classification``).
 """
 
 from __future__ import annotations
@@ -28,8 +31,28 @@ RESULT_ACTIONS = frozenset(
 SUCCESS = "SUCCESS"
 # Builds that ended without a verdict on the job (None: never ran).
 NO_VERDICT = frozenset({"", "SKIPPED", "CANCELED", "CANCELLED", "ABORTED", "RETRY", "DEQUEUED"})
+# Results that say Zuul could not run the job or record its outcome, so the job's own
+# check (e.g. a cloud's compliance) never came to a verdict: no nodes, retries used up
+# (the pre-run kept failing), the post-run or log upload failed, the time limit, a full
+# disk, a lost executor, an internal error; and buildsets that never ran a job because
+# the change could not be merged (MERGE_CONFLICT, formerly MERGER_FAILURE;
+# MERGE_FAILURE: the code review system refused the merge) or the Zuul configuration
+# is broken (CONFIG_ERROR, ERROR). Everything else that is not a success is the job's.
 INFRASTRUCTURE_RESULTS = frozenset(
-    {"NODE_FAILURE", "RETRY_LIMIT", "POST_FAILURE", "TIMED_OUT", "DISK_FULL", "LOST", "EXCEPTION"}
+    {
+        "NODE_FAILURE",
+        "RETRY_LIMIT",
+        "POST_FAILURE",
+        "TIMED_OUT",
+        "DISK_FULL",
+        "LOST",
+        "EXCEPTION",
+        "MERGE_CONFLICT",
+        "MERGER_FAILURE",
+        "MERGE_FAILURE",
+        "CONFIG_ERROR",
+        "ERROR",
+    }
 )
 # Buildset results that are not a failure of the buildset itself.
 BUILDSET_NOT_FAILED = NO_VERDICT | {SUCCESS, "NO_JOBS"}
@@ -141,7 +164,7 @@ def _buildset_report(
             dedup_key=clean.key(SOURCE, tenant, project, branch, pipeline, ""),
             labels=labels,
             occurred_at=at,
-            category=JOB,
+            category=INFRASTRUCTURE if failed and verdict in INFRASTRUCTURE_RESULTS else JOB,
             delivery_key=clean.key(
                 "buildset",
                 buildset.get("uuid") or payload.get("uuid") or "",

@@ -6,6 +6,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils.timezone import now
 
+from escalation import classification
 from escalation.models.config import Contact, Repo, Route
 from rotations.models import Person
 
@@ -28,6 +29,11 @@ class Incident(models.Model):
     subject = models.CharField(max_length=255, blank=True)
     result = models.CharField(max_length=255, blank=True)
     category = models.CharField(max_length=50, blank=True)
+    category_reason = models.CharField(
+        max_length=255,
+        blank=True,
+        help_text='Why this category: "result NODE_FAILURE", "route 3: job scs-compliance-*".',
+    )
     summary = models.TextField(blank=True)
     url = models.URLField(max_length=2000, blank=True)
     log_url = models.URLField(max_length=2000, blank=True)
@@ -60,6 +66,12 @@ class Incident(models.Model):
     )
     workflow = models.TextField(blank=True)
     forwarded_to = models.ManyToManyField(Contact, blank=True, related_name="incidents")
+    not_forwarded_to = models.CharField(
+        max_length=500,
+        blank=True,
+        help_text="The contacts the route forwards to, left out because this is not a "
+        "compliance failure (names, comma-separated).",
+    )
     min_occurrences = models.PositiveIntegerField(default=1)
     window_seconds = models.PositiveIntegerField(default=0)
 
@@ -107,6 +119,11 @@ class Incident(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.pk} {self.repo} {self.job} ({self.state})"
+
+    @property
+    def not_forwarded_note(self) -> str:
+        """ "Zuul infrastructure failure (NODE_FAILURE) — not forwarded to …", or ""."""
+        return classification.note(self.category, self.source, self.result, self.not_forwarded_to)
 
     def is_muted(self, at: object = None) -> bool:
         moment = at or now()

@@ -17,9 +17,9 @@ from typing import Any
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from escalation import changes
+from escalation import changes, classification, forwarding
 from escalation import config as routing
-from escalation.ingest import Report
+from escalation.ingest import INFRASTRUCTURE, Report
 from escalation.models import (
     Incident,
     Occurrence,
@@ -92,6 +92,9 @@ def _failure(report: Report, route: Route | None, config: routing.Config, now: d
             assert incident is not None  # noqa: S101 (the conflicting row is committed)
     if _record_occurrence(incident, report, now):
         _count(incident, report, now)
+        zuul_trouble = incident.category == INFRASTRUCTURE
+        if not created and zuul_trouble and report.category != INFRASTRUCTURE:
+            _reclassify(incident, report, route, now)
     if incident.pages and incident.escalation_started_at is None:
         full = incident if created else Incident.objects.get(pk=incident.pk)
         lifecycle.start_escalation_if_due(full, now)
@@ -100,7 +103,15 @@ def _failure(report: Report, route: Route | None, config: routing.Config, now: d
 
 # The hot path of a storm: lock the unresolved incident of a key with one small
 # statement (the ORM spends more time building this query than the database running it).
-LOCK_FIELDS = ("id", "state", "occurrences", "last_seen", "pages", "escalation_started_at")
+LOCK_FIELDS = (
+    "id",
+    "state",
+    "occurrences",
+    "last_seen",
+    "pages",
+    "escalation_started_at",
+    "category",
+)
 
 
 def _lock_unresolved(key: str) -> Incident | None:
@@ -129,6 +140,9 @@ def _create(
         (route.workflow if route else "") or (repo.workflow if repo else "") or report.workflow
     )
     silence = config.silence(report, now)
+    kind = classification.classify(report, route)
+    contacts = list(route.forward_to.all()) if route is not None else []  # prefetched
+    left_out = "" if kind.forwards else ", ".join(c.name for c in contacts)
     incident = Incident.objects.create(
         dedup_key=key,
         source=report.source,
@@ -138,7 +152,8 @@ def _create(
         branch=report.branch,
         subject=report.subject,
         result=report.result,
-        category=(route.category if route and route.category else "") or report.category,
+        category=kind.category,
+        category_reason=kind.reason,
         summary=report.summary,
         url=report.url,
         log_url=report.log_url,
@@ -154,14 +169,17 @@ def _create(
         min_occurrences=route.min_occurrences if route else 1,
         window_seconds=route.window_seconds if route else 0,
         muted_until=silence.ends if silence else None,
+        not_forwarded_to=left_out[:500],
     )
-    if route is not None and route.forward_to.all():  # prefetched with the routes
-        incident.forwarded_to.set(route.forward_to.all())
+    if contacts and kind.forwards:
+        incident.forwarded_to.set(contacts)
     detail = f"{report.source}: {report.result or 'failure'} {report.summary}".strip()
     if not owned:
         detail += " — nobody is responsible for this repo"
     if not incident.pages:
         detail += " — recorded only (non-voting job)"
+    if incident.not_forwarded_note:
+        detail += f" — {incident.not_forwarded_note}"
     entries = [
         TimelineEntry(
             incident=incident,
@@ -183,6 +201,34 @@ def _create(
         )
     TimelineEntry.objects.bulk_create(entries)
     return incident
+
+
+def _reclassify(incident: Incident, report: Report, route: Route | None, now: datetime) -> None:
+    """An incident opened by Zuul's trouble, now failed by the job itself: it takes the
+    job failure's category, and a compliance failure is forwarded after all."""
+    kind = classification.classify(report, route)
+    contacts = list(route.forward_to.all()) if route is not None else []
+    left_out = "" if kind.forwards else ", ".join(c.name for c in contacts)
+    fields: dict[str, object] = {
+        "category": kind.category,
+        "category_reason": kind.reason,
+        "not_forwarded_to": left_out[:500],
+    }
+    if route is not None:  # else keep the route that opened it
+        fields["route"] = route
+    Incident.objects.filter(pk=incident.pk).update(**fields)
+    TimelineEntry.objects.create(
+        incident=incident,
+        at=now,
+        kind=TimelineEntry.Kind.OCCURRED,
+        channel=report.source,
+        detail=f"now a {kind.category} failure ({kind.reason}), no longer infrastructure",
+    )
+    incident.category = kind.category
+    if contacts and kind.forwards:
+        incident.forwarded_to.set(contacts)
+        if incident.escalation_started_at is not None:  # else forwarded when it starts
+            forwarding.forward(Incident.objects.get(pk=incident.pk), now)
 
 
 def _record_occurrence(incident: Incident, report: Report, now: datetime) -> bool:

@@ -168,7 +168,7 @@ def test_forwarding_goes_to_the_contact_once_and_on_resolution(clock, repo, peop
     from escalation.models import Contact, Route
 
     gx = Contact.objects.create(slug="csp-gx", name="GX", email="noc@gx.example")
-    route = Route.objects.create(order=1, match={"job": "*gx-scs*"})
+    route = Route.objects.create(order=1, match={"job": "*gx-scs*"}, category="compliance")
     route.forward_to.add(gx)
     incident = open_incident()
     ingestion.accept([REPORT])

@@ -1,7 +1,7 @@
 import pytest
 from django.utils import timezone
 
-from escalation.models import Incident
+from escalation.models import Incident, Route
 from oncall import demo
 from rotations import selectors
 from rotations.models import Rotation
@@ -17,6 +17,13 @@ def test_demo_loads_once_into_an_empty_database_with_someone_on_call(settings, t
     assert Rotation.objects.count() == 1
     loaded = selectors.load_one(Rotation.objects.get())
     assert loaded.oncall(timezone.now()).primary is not None
-    incident = Incident.objects.get()
+    incident = Incident.objects.get(result="FAILURE")
     assert incident.occurrences == 2 and incident.owned
+    reason = f"route {Route.objects.get().pk}: job *-gx-scs-*"
+    assert (incident.category, incident.category_reason) == ("compliance", reason)
     assert list(incident.forwarded_to.values_list("slug", flat=True)) == ["csp-gx"]
+    # Zuul's trouble with a compliance job is the team's, never the provider's.
+    node = Incident.objects.get(result="NODE_FAILURE")
+    assert (node.category, node.owned) == ("infrastructure", True)
+    assert list(node.forwarded_to.all()) == []
+    assert node.not_forwarded_to == "gx-scs operations"

@@ -80,6 +80,16 @@ def status(incident: Incident, now: datetime | None = None) -> str:
     return f"{line} · {failed}"
 
 
+def category(incident: Incident) -> str:
+    """ "Category: infrastructure (result NODE_FAILURE)", and the note that it was not
+    forwarded when a route would have forwarded a compliance failure; "" without one."""
+    if not incident.category:
+        return ""
+    reason = f" ({incident.category_reason})" if incident.category_reason else ""
+    note = incident.not_forwarded_note
+    return f"Category: {incident.category}{reason}" + (f" · {note}" if note else "")
+
+
 def incident_link(incident: Incident) -> str:
     return f"{settings.ONCALL_BASE_URL}/incidents/{incident.pk}/"
 
@@ -95,6 +105,9 @@ def root(incident: Incident, paged: Person | None) -> dict[str, Any]:
         f'<a href="{escape(incident_link(incident))}">#{incident.pk}</a></p>',
         f"<p>{escape(status(incident))}</p>",
     ]
+    if kind := category(incident):
+        plain.append(kind)
+        html.append(f"<p>{escape(kind)}</p>")
     if incident.summary:
         plain.append(incident.summary)
         html.append(f"<p>{escape(incident.summary)}</p>")
