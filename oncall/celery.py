@@ -7,12 +7,15 @@ the periodic sweep finds the due work one tick later.
 
 from __future__ import annotations
 
+import logging
 import os
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from celery import Celery
+from celery import Celery, signals
+
+from oncall.logs import JsonFormatter
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "oncall.settings")
 
@@ -104,3 +107,15 @@ app = Celery("oncall")
 # Loaded lazily on first use, so importing this module never reads Django settings.
 app.config_from_object("oncall.celeryconfig")
 app.autodiscover_tasks()
+
+
+@signals.after_setup_logger.connect
+@signals.after_setup_task_logger.connect
+def _follow_log_format(logger: logging.Logger, **kwargs: Any) -> None:
+    """Celery installs its own handlers (and its own text format, kept for ``text``);
+    with LOG_FORMAT=json they write the same JSON lines as the rest of oncall."""
+    from django.conf import settings
+
+    if settings.LOG_FORMAT == "json":
+        for handler in logger.handlers:
+            handler.setFormatter(JsonFormatter())

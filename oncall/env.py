@@ -59,6 +59,16 @@ class Env:
             return default
         return [item.strip() for item in value.split(",") if item.strip()]
 
+    def choice(self, name: str, default: str, values: tuple[str, ...]) -> str:
+        """One of ``values``, compared case-insensitively and returned as spelt there."""
+        value = self.raw(name)
+        if value is None:
+            return default
+        for allowed in values:
+            if value.lower() == allowed.lower():
+                return allowed
+        raise self.fail(name, f"expected one of {', '.join(values)}")
+
     def mapping(self, name: str, default: str, values: set[str]) -> dict[str, str]:
         """``key=value,key=value`` with each value one of ``values``."""
         raw = self.raw(name)

@@ -10,6 +10,7 @@ import secrets
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from oncall import logs
 from oncall.env import Env
 
 env = Env()
@@ -131,13 +132,11 @@ LOGOUT_REDIRECT_URL = "login"
 # API.md: bodies over 1 MiB answer 413.
 DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": env.text("LOG_LEVEL", "INFO")},
-}
+# LOG_FORMAT=json: one JSON object per line for log shippers (oncall/logs.py); gunicorn
+# (oncall/gunicorn_config.py) and Celery (oncall/celery.py) follow the same setting.
+LOG_LEVEL, LOG_FORMAT = logs.from_env(env)
+LOGGING = logs.logging_config(LOG_LEVEL, LOG_FORMAT)
+LOGGING_CONFIG = "oncall.logs.configure"
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

@@ -44,6 +44,8 @@ class Command(BaseCommand):
                 python,
                 "-m",
                 "gunicorn",
+                "--config",
+                "python:oncall.gunicorn_config",
                 "oncall.wsgi",
                 "--bind",
                 bind,
