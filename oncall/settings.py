@@ -178,6 +178,8 @@ ONCALL_WEBHOOK_SECRET = (
     env.raw("ONCALL_WEBHOOK_SECRET")
     or hashlib.sha256(f"oncall-webhook:{SECRET_KEY}".encode()).hexdigest()
 )
+# Webhooks may reach loopback/private/link-local addresses only when set (SSRF guard).
+ONCALL_WEBHOOK_ALLOW_PRIVATE = env.flag("ONCALL_WEBHOOK_ALLOW_PRIVATE", False)
 ONCALL_ACTION_LINK_DAYS = env.integer("ONCALL_ACTION_LINK_DAYS", 7, minimum=1)
 CELERY_BROKER_DIR = DATA_DIR / "broker"
 
