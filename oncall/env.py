@@ -53,6 +53,17 @@ class Env:
             raise self.fail(name, f"must be at least {minimum}")
         return number
 
+    def rate(self, name: str, default: str) -> str:
+        """A rate limit ``N/s``, ``N/m`` or ``N/h`` (checked here, used by oncall.ratelimit)."""
+        from oncall.ratelimit import parse_rate
+
+        value = self.text(name, default)
+        try:
+            parse_rate(value)
+        except ValueError as error:
+            raise self.fail(name, str(error)) from None
+        return value
+
     def items(self, name: str, default: list[str]) -> list[str]:
         value = self.raw(name)
         if value is None:

@@ -71,6 +71,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "oncall.login_limits.LoginLimitMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -148,10 +149,18 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "oncall.api.pagination.Pagination",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # Per token; ingestion views use IngestRate (ONCALL_RATE_INGEST) instead.
+    "DEFAULT_THROTTLE_CLASSES": ["oncall.api.throttling.ApiRate"],
     "EXCEPTION_HANDLER": "oncall.api.errors.exception_handler",
     "UNAUTHENTICATED_USER": None,
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
+# API.md round 2, "Limits" (oncall/api/throttling.py, oncall/login_limits.py).
+ONCALL_RATE_INGEST = env.rate("ONCALL_RATE_INGEST", "50/s")
+ONCALL_RATE_API = env.rate("ONCALL_RATE_API", "20/s")
+ONCALL_LOGIN_FAILURES = env.integer("ONCALL_LOGIN_FAILURES", 10, minimum=1)
+ONCALL_LOGIN_WINDOW_SECONDS = env.integer("ONCALL_LOGIN_WINDOW_SECONDS", 900, minimum=1)
+
 SPECTACULAR_SETTINGS = {
     "TITLE": "oncall API",
     "DESCRIPTION": "On-call rotations, incidents and escalation. See API.md for the contract.",
