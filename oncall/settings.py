@@ -10,7 +10,7 @@ import secrets
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from oncall.env import Env
+from oncall.env import Env, private_value
 
 env = Env()
 
@@ -18,18 +18,12 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = Path(env.text("ONCALL_DATA_DIR", str(BASE_DIR / "var")))
 
 
-def _dev_secret_key() -> str:
-    """A key generated once per checkout, so every process of ``make run`` shares it."""
-    path = DATA_DIR / "secret-key"
-    if not path.exists():
-        DATA_DIR.mkdir(parents=True, exist_ok=True)
-        path.write_text(secrets.token_urlsafe(50))
-        path.chmod(0o600)
-    return path.read_text().strip()
-
-
 DEBUG = env.flag("DEBUG", False)
-SECRET_KEY = env.raw("SECRET_KEY") or _dev_secret_key()
+# Without SECRET_KEY: a key generated once per checkout (mode 0600), which every process
+# of ``make run`` shares.
+SECRET_KEY = env.raw("SECRET_KEY") or private_value(
+    DATA_DIR / "secret-key", secrets.token_urlsafe(50)
+)
 
 HOST = env.text("HOST", "127.0.0.1")
 PORT = env.integer("PORT", 8000, minimum=1)
@@ -45,6 +39,12 @@ if ONCALL_BASE_URL.startswith("https://"):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
+# Browsers that reached us over https once keep to https (sent on https requests only).
+SECURE_HSTS_SECONDS = env.integer(
+    "SECURE_HSTS_SECONDS",
+    31_536_000 if ONCALL_BASE_URL.startswith("https://") else 0,
+    minimum=0,
+)
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -67,6 +67,7 @@ MIDDLEWARE = [
     "oncall.api.middleware.BodySizeLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "oncall.security.SecurityHeadersMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
