@@ -188,3 +188,15 @@ def test_a_policy_webhook_to_a_public_name_is_accepted(admin_api):
     )
 
     assert response.status_code == 201, response.content
+
+
+def test_the_incident_list_names_a_paged_webhook_without_its_url(client, incident):
+    from django.contrib.auth import get_user_model
+
+    hook(incident, "https://bot.example.org/hook/T0KEN?secret=s3cret")
+    client.force_login(get_user_model().objects.create_user("viewer"))
+
+    page = client.get("/incidents/").content.decode()
+
+    assert "last page → a webhook" in page
+    assert "T0KEN" not in page and "s3cret" not in page
