@@ -200,3 +200,28 @@ def test_the_incident_list_names_a_paged_webhook_without_its_url(client, inciden
 
     assert "last page → a webhook" in page
     assert "T0KEN" not in page and "s3cret" not in page
+
+
+def test_the_connection_goes_to_the_checked_address_not_a_second_lookup(monkeypatch, incident):
+    """DNS rebinding: the name resolves to a public address when checked and to loopback
+    on a second lookup. The public internet is not reachable here, so the resolver is
+    simulated and the connection attempt recorded instead of made."""
+    answers = iter(["93.184.215.14", "127.0.0.1", "127.0.0.1"])
+    lookups, connects = [], []
+
+    def resolve(host, port, *args, **kwargs):
+        lookups.append(host)
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (next(answers), port))]
+
+    def connect(address, *args, **kwargs):
+        connects.append(address)
+        raise ConnectionRefusedError("recorded, not connected")
+
+    monkeypatch.setattr(socket, "getaddrinfo", resolve)
+    monkeypatch.setattr(socket, "create_connection", connect)
+    with pytest.raises(ChannelError) as error:
+        WebhookChannel(timeout=0.5).send([hook(incident, "http://rebind.example.org:8080/h")])
+
+    assert error.value.permanent is False  # an unreachable host, retried later
+    assert lookups == ["rebind.example.org"]
+    assert connects == [("93.184.215.14", 8080)]
