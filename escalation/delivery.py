@@ -24,7 +24,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from escalation import channels
-from escalation.channels import ChannelError
+from escalation.channels import ChannelError, http
 from escalation.models import Incident, Notification, TimelineEntry
 
 log = logging.getLogger(__name__)
@@ -139,12 +139,20 @@ def deliver(notification_id: int) -> datetime | None:
                 kind=_sent_kind(n),
                 actor=n.person,
                 channel=n.channel,
-                detail=f"{n.kind} to {n.address}"
+                detail=f"{n.kind} to {_shown(n)}"
                 + (f" (with {len(batch) - 1} more)" if len(batch) > 1 else ""),
             )
             for n in batch
         )
     return None
+
+
+def _shown(n: Notification) -> str:
+    """The address as every reader of the timeline may see it: a webhook's host only
+    (its path or query may carry a secret)."""
+    if n.channel == Notification.Channel.WEBHOOK:
+        return f"webhook {http.host_of(n.address)}"
+    return n.address
 
 
 def _sent_kind(n: Notification) -> str:
@@ -167,7 +175,7 @@ def _failed(batch: list[Notification], error: ChannelError, now: datetime) -> da
                     at=now,
                     kind=TimelineEntry.Kind.NOTIFY_FAILED,
                     channel=n.channel,
-                    detail=f"{n.kind} to {n.address} failed after {attempts} attempt(s): {error}"[
+                    detail=f"{n.kind} to {_shown(n)} failed after {attempts} attempt(s): {error}"[
                         :2000
                     ],
                 )

@@ -17,6 +17,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from escalation.ingest import Report, alertmanager, github, zuul
+from escalation.models import Incident
+from escalation.services import ingestion, replays
 from escalation.views import IngestView
 from oncall.api.errors import ApiError
 
@@ -66,23 +68,25 @@ class GithubView(IngestView):
     authentication_classes: list[Any] = []
     permission_classes = [GithubSignature]
     ignored = 0
+    replayed: list[Incident] = []
 
     def parse(self, request: Request) -> list[Report]:
         try:
             body = github.decode(request.body, request.content_type or "")
         except ValueError as error:
             raise ParseError(f"The delivery is not valid JSON: {error}") from error
-        delivery = github.parse(
-            request.headers.get("X-GitHub-Event", ""),
-            request.headers.get("X-GitHub-Delivery", ""),
-            body,
-        )
-        self.ignored = delivery.ignored
-        return delivery.reports
+        delivery = github.parse(request.headers.get("X-GitHub-Event", ""), body)
+        screened = replays.screen(delivery.reports)
+        self.ignored = delivery.ignored + screened.stale
+        self.replayed = screened.seen
+        return screened.fresh
 
     @extend_schema(request=dict, responses={202: dict})
     def post(self, request: Request) -> Response:
         response = super().post(request)
         assert response.data is not None  # noqa: S101 - IngestView always answers a body
         response.data["ignored"] += self.ignored
+        response.data["incidents"] += ingestion.Accepted(
+            [ingestion.Outcome(incident, created=False) for incident in self.replayed]
+        ).body()["incidents"]
         return response

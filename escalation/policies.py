@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import EmailValidator, URLValidator
 
+from escalation.channels import http
 from escalation.models import Contact
 from rotations.models import Person, Rotation, Team
 
@@ -52,6 +55,11 @@ def _target_problems(target: Any) -> list[str]:
             URLValidator(schemes=["http", "https"])(target["url"])
     except ValidationError as error:
         return list(error.messages)
+    if kind == "webhook" and not settings.ONCALL_WEBHOOK_ALLOW_PRIVATE:
+        # Names are checked again, resolved, at send time (channels/http.py).
+        problem = http.host_problem(urlsplit(target["url"]).hostname or "")
+        if problem:
+            return [f"Webhooks may only reach public addresses: {problem}."]
     return []
 
 

@@ -8,7 +8,18 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db.models import Case, Count, OuterRef, Prefetch, Q, QuerySet, Subquery, Value, When
+from django.db.models import (
+    Case,
+    Count,
+    F,
+    OuterRef,
+    Prefetch,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+    When,
+)
 
 from escalation.models import Incident, Notification, Occurrence, Repo, TimelineEntry
 from rotations import schedule, selectors
@@ -100,7 +111,15 @@ def incident_rows(query: QuerySet[Incident], tab: str, now: datetime) -> QuerySe
         .select_related("claimed_by", "resolved_by", "repo_ref")
         .annotate(
             last_paged=Subquery(pages.values("person__name")[:1]),
-            last_paged_address=Subquery(pages.values("address")[:1]),
+            # A webhook's URL may carry a secret: the list names it only as a webhook.
+            last_paged_address=Subquery(
+                pages.annotate(
+                    shown=Case(
+                        When(channel=Notification.Channel.WEBHOOK, then=Value("a webhook")),
+                        default=F("address"),
+                    )
+                ).values("shown")[:1]
+            ),
             last_paged_at=Subquery(pages.values("created_at")[:1]),
         )
     )

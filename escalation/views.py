@@ -41,6 +41,7 @@ from escalation.serializers import (
 )
 from escalation.services import ingestion, lifecycle
 from oncall.api.errors import ApiError
+from oncall.api.throttling import IngestRate
 from oncall.models import Scope
 from rotations import acting
 from rotations import selectors as rotation_selectors
@@ -56,6 +57,7 @@ class IngestView(APIView):
     """Parse a delivery into reports, store them all, then answer 202."""
 
     required_scopes = {"POST": Scope.INGEST}
+    throttle_classes = [IngestRate]
 
     def parse(self, request: Request) -> list[Report]:
         raise NotImplementedError

@@ -18,6 +18,7 @@ from django.utils import timezone
 from escalation.ingest import INFRASTRUCTURE, Report
 from escalation.models import Contact, EscalationPolicy, Repo, Route
 from escalation.services import ingestion
+from oncall.env import write_private
 from rotations import services
 from rotations.models import Person, Rotation, Team
 
@@ -35,9 +36,7 @@ def load_if_empty() -> tuple[str, str] | None:
         password = secrets.token_urlsafe(12)
         with transaction.atomic():
             load(password)
-        path = _login_path()
-        path.write_text(f"admin\n{password}\n")
-        path.chmod(0o600)
+        write_private(_login_path(), f"admin\n{password}\n")
     path = _login_path()
     if path.exists() and User.objects.filter(username="admin").exists():
         username, password = path.read_text().split()[:2]

@@ -8,6 +8,7 @@ typo stops the process at start-up instead of surfacing as odd behaviour later.
 from __future__ import annotations
 
 import os
+import secrets
 from pathlib import Path
 from urllib.parse import parse_qsl, unquote, urlsplit
 
@@ -15,6 +16,41 @@ from django.core.exceptions import ImproperlyConfigured
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
+
+
+def write_private(path: Path, text: str, *, replace: bool = True) -> bool:
+    """Write ``text`` to ``path``, readable by its owner only (0600) from the first byte:
+    a temporary file is created with that mode (``os.open``, never chmod afterwards) and
+    then renamed into place (``replace``) or hard-linked, which fails when ``path``
+    exists, so processes starting at once agree on the first one's file. Either way
+    nobody ever sees a half-written file. Returns False when ``path`` existed and
+    ``replace`` is False."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(6)}")
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(descriptor, "w") as file:
+            file.write(text)
+            file.flush()
+            os.fsync(file.fileno())
+        if replace:
+            os.replace(temporary, path)
+            return True
+        try:
+            os.link(temporary, path)
+        except FileExistsError:
+            return False
+        return True
+    finally:
+        temporary.unlink(missing_ok=True)
+
+
+def private_value(path: Path, make: str) -> str:
+    """The value kept in ``path``; ``make`` is stored first when there is none yet (the
+    generated ``SECRET_KEY`` of a checkout, shared by all its processes)."""
+    if not path.exists():
+        write_private(path, make, replace=False)
+    return path.read_text().strip()
 
 
 class Env:
@@ -52,6 +88,17 @@ class Env:
         if minimum is not None and number < minimum:
             raise self.fail(name, f"must be at least {minimum}")
         return number
+
+    def rate(self, name: str, default: str) -> str:
+        """A rate limit ``N/s``, ``N/m`` or ``N/h`` (checked here, used by oncall.ratelimit)."""
+        from oncall.ratelimit import parse_rate
+
+        value = self.text(name, default)
+        try:
+            parse_rate(value)
+        except ValueError as error:
+            raise self.fail(name, str(error)) from None
+        return value
 
     def items(self, name: str, default: list[str]) -> list[str]:
         value = self.raw(name)

@@ -11,7 +11,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from oncall import logs
-from oncall.env import Env
+from oncall.env import Env, private_value
 
 env = Env()
 
@@ -19,18 +19,12 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = Path(env.text("ONCALL_DATA_DIR", str(BASE_DIR / "var")))
 
 
-def _dev_secret_key() -> str:
-    """A key generated once per checkout, so every process of ``make run`` shares it."""
-    path = DATA_DIR / "secret-key"
-    if not path.exists():
-        DATA_DIR.mkdir(parents=True, exist_ok=True)
-        path.write_text(secrets.token_urlsafe(50))
-        path.chmod(0o600)
-    return path.read_text().strip()
-
-
 DEBUG = env.flag("DEBUG", False)
-SECRET_KEY = env.raw("SECRET_KEY") or _dev_secret_key()
+# Without SECRET_KEY: a key generated once per checkout (mode 0600), which every process
+# of ``make run`` shares.
+SECRET_KEY = env.raw("SECRET_KEY") or private_value(
+    DATA_DIR / "secret-key", secrets.token_urlsafe(50)
+)
 
 HOST = env.text("HOST", "127.0.0.1")
 PORT = env.integer("PORT", 8000, minimum=1)
@@ -46,6 +40,12 @@ if ONCALL_BASE_URL.startswith("https://"):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
+# Browsers that reached us over https once keep to https (sent on https requests only).
+SECURE_HSTS_SECONDS = env.integer(
+    "SECURE_HSTS_SECONDS",
+    31_536_000 if ONCALL_BASE_URL.startswith("https://") else 0,
+    minimum=0,
+)
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -68,10 +68,12 @@ MIDDLEWARE = [
     "oncall.api.middleware.BodySizeLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "oncall.security.SecurityHeadersMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "oncall.login_limits.LoginLimitMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -147,10 +149,18 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "oncall.api.pagination.Pagination",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # Per token; ingestion views use IngestRate (ONCALL_RATE_INGEST) instead.
+    "DEFAULT_THROTTLE_CLASSES": ["oncall.api.throttling.ApiRate"],
     "EXCEPTION_HANDLER": "oncall.api.errors.exception_handler",
     "UNAUTHENTICATED_USER": None,
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
+# API.md round 2, "Limits" (oncall/api/throttling.py, oncall/login_limits.py).
+ONCALL_RATE_INGEST = env.rate("ONCALL_RATE_INGEST", "50/s")
+ONCALL_RATE_API = env.rate("ONCALL_RATE_API", "20/s")
+ONCALL_LOGIN_FAILURES = env.integer("ONCALL_LOGIN_FAILURES", 10, minimum=1)
+ONCALL_LOGIN_WINDOW_SECONDS = env.integer("ONCALL_LOGIN_WINDOW_SECONDS", 900, minimum=1)
+
 SPECTACULAR_SETTINGS = {
     "TITLE": "oncall API",
     "DESCRIPTION": "On-call rotations, incidents and escalation. See API.md for the contract.",
@@ -177,6 +187,8 @@ ONCALL_WEBHOOK_SECRET = (
     env.raw("ONCALL_WEBHOOK_SECRET")
     or hashlib.sha256(f"oncall-webhook:{SECRET_KEY}".encode()).hexdigest()
 )
+# Webhooks may reach loopback/private/link-local addresses only when set (SSRF guard).
+ONCALL_WEBHOOK_ALLOW_PRIVATE = env.flag("ONCALL_WEBHOOK_ALLOW_PRIVATE", False)
 ONCALL_ACTION_LINK_DAYS = env.integer("ONCALL_ACTION_LINK_DAYS", 7, minimum=1)
 CELERY_BROKER_DIR = DATA_DIR / "broker"
 

@@ -27,6 +27,14 @@ def _fresh_routing_config() -> None:
     config.changed()
 
 
+@pytest.fixture(autouse=True)
+def _generous_limits(settings) -> None:
+    """Tests fire requests faster than any bot and share one Redis across runs: raise the
+    rate and login limits here; tests/service/test_limits.py checks the real ones."""
+    settings.ONCALL_RATE_API = settings.ONCALL_RATE_INGEST = "100000/s"
+    settings.ONCALL_LOGIN_FAILURES = 100000
+
+
 @pytest.fixture
 def token_client(db) -> Callable[..., APIClient]:
     """``token_client("read", "act", person=alice)`` → a client sending a fresh bearer token."""

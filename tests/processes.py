@@ -38,6 +38,9 @@ def child_env(**overrides: str | None) -> dict[str, str]:
     if "DATABASE_URL" not in overrides:
         env["DATABASE_URL"] = database_url()
     env["DJANGO_SETTINGS_MODULE"] = "oncall.settings"
+    # Test bursts are faster than any bot (tests/conftest.py does the same in process).
+    for name in ("ONCALL_RATE_INGEST", "ONCALL_RATE_API"):
+        env.setdefault(name, "100000/s")
     return env
 
 

@@ -6,6 +6,12 @@ Body: ``{"event": <notification kind>, "incident": <the API's incident>,
 "<timestamp>.<body>">`` keyed with ``ONCALL_WEBHOOK_SECRET``; ``Idempotency-Key`` is
 the notification's key, the same on every retry, so receivers can drop repeats.
 Receivers check a delivery with ``verify``.
+
+Webhook URLs come from API users, so only public addresses are reached unless
+``ONCALL_WEBHOOK_ALLOW_PRIVATE`` is set (``http.request(public_only=...)``), and errors
+name the webhook's host only: never its path or query (they may carry a secret) and
+never the receiver's answer (it may carry the receiver's secrets), because errors end
+up in the incident's timeline that every reader sees.
 """
 
 from __future__ import annotations
@@ -102,7 +108,7 @@ class WebhookChannel:
         url = notification.address
         problem = http.check_url(url)
         if problem:
-            raise ChannelError(f"Webhook address {url!r}: {problem}", permanent=True)
+            raise ChannelError(f"Webhook address: {problem}", permanent=True)
         body = json.dumps(payload(notification), cls=DjangoJSONEncoder).encode()
         timestamp = int(time.time())
         headers = {
@@ -111,13 +117,23 @@ class WebhookChannel:
             "X-Oncall-Signature": sign(body, timestamp, secret()),
             "Idempotency-Key": notification.key,
         }
+        public_only = not settings.ONCALL_WEBHOOK_ALLOW_PRIVATE
         try:
-            response = http.request("POST", url, body=body, headers=headers, timeout=self.timeout)
+            response = http.request(
+                "POST",
+                url,
+                body=body,
+                headers=headers,
+                timeout=self.timeout,
+                public_only=public_only,
+            )
+        except http.Refused as error:
+            raise ChannelError(str(error), permanent=True) from error
         except http.HttpError as error:
             raise ChannelError(str(error), permanent=False) from error
         if response.ok:
             return Delivery(external_id=notification.key)
-        detail = f"Webhook answered {response.status}: {response.text()[:200]}"
+        detail = f"Webhook {http.host_of(url)} answered {response.status}"
         if response.status >= 500 or response.status in _TRANSIENT_4XX:
             raise ChannelError(detail, permanent=False, retry_after=response.retry_after)
         # 3xx (redirects are not followed: configure the final URL) and other 4xx.

@@ -3,8 +3,10 @@
 A delivery is trusted only with a valid ``X-Hub-Signature-256`` (HMAC-SHA256 of the
 exact body, keyed with ``GITHUB_WEBHOOK_SECRET``). Only ``completed`` runs count:
 conclusion ``failure`` or ``timed_out`` is a failure, ``success`` a recovery, anything
-else (and any other event, e.g. ``ping``) is ignored. ``X-GitHub-Delivery`` is kept as
-the delivery key, so a redelivery counts once.
+else (and any other event, e.g. ``ping``) is ignored. The delivery key is the run —
+``workflow_run.id`` with ``run_attempt``, or ``check_run.id`` — not ``X-GitHub-Delivery``:
+a redelivery and a replayed copy under a new delivery id count once, a re-run (a new
+attempt, a new check run) counts again (see ``escalation.services.replays``).
 """
 
 from __future__ import annotations
@@ -55,7 +57,7 @@ def decode(body: bytes, content_type: str) -> Any:
     return json.loads(body)
 
 
-def parse(event: str, delivery_id: str, body: Any) -> Delivery:
+def parse(event: str, body: Any) -> Delivery:
     """The reports of one verified delivery of ``event`` (``X-GitHub-Event``)."""
     if event not in EVENTS:
         return Delivery(ignored=1)
@@ -72,12 +74,14 @@ def parse(event: str, delivery_id: str, body: Any) -> Delivery:
     if conclusion not in FAILED and conclusion != PASSED:
         return Delivery(ignored=1)  # cancelled, skipped, neutral, stale, action_required…
     job = clean.require(run, "name", str, event)
+    run_id = clean.require(run, "id", int, event)
     if event == "workflow_run":
         branch = run.get("head_branch")
         pipeline = run.get("event")
         occurred = "updated_at"
         title = run.get("display_title")
-        run_key = f"{run.get('id')}:{run.get('run_attempt')}"
+        attempt = run.get("run_attempt")
+        run_key = f"{run_id}:{attempt if isinstance(attempt, int) else 1}"
     else:
         suite = run.get("check_suite")
         branch = suite.get("head_branch") if isinstance(suite, dict) else None
@@ -85,7 +89,7 @@ def parse(event: str, delivery_id: str, body: Any) -> Delivery:
         occurred = "completed_at"
         output = run.get("output")
         title = output.get("title") if isinstance(output, dict) else None
-        run_key = str(run.get("id"))
+        run_key = str(run_id)
     branch = clean.text(branch)
     summary = f"{job} on {branch or 'an unknown branch'}: {conclusion}"
     if isinstance(title, str) and title.strip():
@@ -104,8 +108,7 @@ def parse(event: str, delivery_id: str, body: Any) -> Delivery:
         labels={"event": event},
         occurred_at=clean.iso_time(run.get(occurred), f"{event}.{occurred}"),
         category=JOB,
-        # Without the header, the run attempt names the occurrence as well.
-        delivery_key=clean.key(delivery_id or f"{event}:{run_key}", limit=clean.DELIVERY_KEY),
+        delivery_key=clean.key(event, run_key, limit=clean.DELIVERY_KEY),
         payload=body,
     )
     return Delivery(reports=[report])

@@ -468,13 +468,79 @@ def test_github_without_a_configured_secret_is_401(settings):
     assert response.json()["error"]["code"] == "not_authenticated"
 
 
-def test_github_redelivery_counts_once_a_new_delivery_counts_again(secret):
+def test_github_redelivery_counts_once_a_new_run_attempt_counts_again(secret):
     deliver("github-workflow_run-failure.json", delivery="abc")
     again = deliver("github-workflow_run-failure.json", delivery="abc").json()
     assert [(i["created"], i["occurrences"]) for i in again["incidents"]] == [(False, 1)]
 
-    other = deliver("github-workflow_run-failure.json", delivery="def").json()
-    assert other["incidents"][0]["occurrences"] == 2
+    rerun = deliver(_workflow_run(run={"run_attempt": 2}), delivery="def").json()
+    assert rerun["incidents"][0]["occurrences"] == 2
+
+
+def test_github_replayed_body_with_a_new_delivery_id_counts_once(secret):
+    first = deliver("github-workflow_run-failure.json", delivery="abc").json()
+    replay = deliver("github-workflow_run-failure.json", delivery="forged-1").json()
+
+    assert replay["incidents"] == [{**first["incidents"][0], "created": False}]
+    assert Incident.objects.get().occurrences == 1
+
+
+def test_github_replayed_failure_after_resolution_opens_nothing(secret):
+    deliver("github-workflow_run-failure.json", delivery="1")
+    deliver("github-workflow_run-success.json", delivery="2")
+    incident = Incident.objects.get()
+    assert incident.state == "resolved"
+
+    replay = deliver("github-workflow_run-failure.json", delivery="forged-2")
+
+    assert replay.status_code == 202
+    assert [(i["id"], i["created"], i["state"]) for i in replay.json()["incidents"]] == [
+        (incident.pk, False, "resolved")
+    ]
+    assert Incident.objects.count() == 1
+
+
+def test_github_replayed_old_success_does_not_resolve_a_newer_failure(secret):
+    old_success = _workflow_run(
+        run={"id": 1, "conclusion": "success", "updated_at": "2026-11-26T02:00:00Z"}
+    )
+    deliver(old_success, delivery="1")
+    newer_failure = _workflow_run(run={"id": 2, "updated_at": "2026-11-26T03:00:00Z"})
+    deliver(newer_failure, delivery="2")
+
+    replay = deliver(old_success, delivery="forged-3").json()
+
+    assert replay == {"incidents": [], "ignored": 1}
+    assert Incident.objects.get().state == "open"
+    later_success = _workflow_run(
+        run={"id": 3, "conclusion": "success", "updated_at": "2026-11-26T04:00:00Z"}
+    )
+    assert deliver(later_success, delivery="3").json()["incidents"][0]["state"] == "resolved"
+
+
+def check_run(check_id, conclusion="failure"):
+    return json.dumps(
+        {
+            "action": "completed",
+            "check_run": {
+                "id": check_id,
+                "name": "build",
+                "conclusion": conclusion,
+                "completed_at": "2026-11-26T03:07:41Z",
+                "check_suite": {"head_branch": "main"},
+            },
+            "repository": {"full_name": "o/r"},
+        }
+    ).encode()
+
+
+def test_github_check_runs_are_deduplicated_by_their_id(secret):
+    deliver(check_run(7), delivery="a", event="check_run")
+    deliver(check_run(7), delivery="b", event="check_run")
+    assert Incident.objects.get().occurrences == 1
+
+    deliver(check_run(8), delivery="c", event="check_run")
+    assert Incident.objects.get().occurrences == 2
 
 
 def test_github_success_resolves(secret):
@@ -557,6 +623,7 @@ def test_github_form_encoded_delivery_is_read(secret):
         (_workflow_run(repository=None), "invalid"),
         (_workflow_run(workflow_run="x"), "invalid"),
         (_workflow_run(run={"name": None}), "invalid"),
+        (_workflow_run(run={"id": "1"}), "invalid"),
         (_workflow_run(run={"updated_at": "soon"}), "invalid"),
     ],
 )

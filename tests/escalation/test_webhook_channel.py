@@ -15,6 +15,12 @@ from tests.http_receiver import HttpReceiver
 pytestmark = pytest.mark.django_db
 
 
+@pytest.fixture(autouse=True)
+def allow_private(settings):
+    """The receivers here listen on loopback, which webhooks refuse by default."""
+    settings.ONCALL_WEBHOOK_ALLOW_PRIVATE = True
+
+
 @pytest.fixture
 def receiver():
     with HttpReceiver() as server:

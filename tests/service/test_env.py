@@ -78,6 +78,7 @@ def test_email_defaults_to_console():
         ),
         ("REDIS_URL", "http://localhost", lambda env: env.url("REDIS_URL", {"redis"})),
         ("EMAIL_URL", "smtp://", lambda env: env.email("EMAIL_URL")),
+        ("ONCALL_RATE_API", "20 per second", lambda env: env.rate("ONCALL_RATE_API", "20/s")),
     ],
 )
 def test_bad_values_fail_loudly(name, value, call):

@@ -32,6 +32,18 @@
     });
   }
 
+  // The rotation timeline's positions come as data attributes: the Content-Security-Policy
+  // refuses inline style attributes, but allows setting styles from this script.
+  function place() {
+    document.querySelectorAll("[data-left]").forEach(function (element) {
+      element.style.left = element.getAttribute("data-left") + "%";
+      var width = element.getAttribute("data-width");
+      if (width !== null) element.style.width = width + "%";
+    });
+  }
+  place();
+  document.addEventListener("oncall:refreshed", place);
+
   var region = document.querySelector("[data-refresh]");
   if (region) {
     var seconds = parseInt(region.getAttribute("data-refresh"), 10) || 30;
