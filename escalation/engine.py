@@ -10,7 +10,7 @@ delays a page by at most one tick. Each page is a ``Notification`` row with a un
 key, created before anything is sent, so a second sweep, a re-run task or a second
 worker can never page twice.
 
-Policy semantics (API.md): a step notifies its targets, then re-pings them
+Policy semantics (docs/api.md): a step notifies its targets, then re-pings them
 ``repeat`` times every ``repeat_every_seconds`` while nobody claims; the next step
 starts ``wait_seconds`` after the previous step's first notification (its re-pings
 stop then); the policy's ``repeat`` runs the list again. A step that reaches nobody

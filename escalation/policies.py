@@ -1,4 +1,4 @@
-"""Escalation policy steps and targets (API.md): validation and who a target reaches."""
+"""Escalation policy steps and targets (docs/api.md): validation and who a target reaches."""
 
 from __future__ import annotations
 

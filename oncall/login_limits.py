@@ -1,4 +1,4 @@
-"""Login limits (API.md round 2, "Limits"): after ``ONCALL_LOGIN_FAILURES`` (10) wrong
+"""Login limits (docs/api.md, "Limits"): after ``ONCALL_LOGIN_FAILURES`` (10) wrong
 passwords within ``ONCALL_LOGIN_WINDOW_SECONDS`` (15 min) from one address, or for one
 username, the login pages (``/accounts/login/`` and ``/admin/login/``) answer 429 to
 every further attempt from that address or for that username, the right password

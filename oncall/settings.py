@@ -1,6 +1,7 @@
 """Django settings, all read from the environment through ``oncall.env.Env``.
 
-The table of variables is in API.md ("Running and configuration") and README.md.
+The table of variables is in README.md ("Configuration"); those that change the API
+are also in docs/api.md ("Settings").
 """
 
 from __future__ import annotations
@@ -131,7 +132,7 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "web-incidents"
 LOGOUT_REDIRECT_URL = "login"
 
-# API.md: bodies over 1 MiB answer 413.
+# docs/api.md ("Limits"): bodies over 1 MiB answer 413.
 DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024
 
 # LOG_FORMAT=json: one JSON object per line for log shippers (oncall/logs.py); gunicorn
@@ -155,7 +156,7 @@ REST_FRAMEWORK = {
     "UNAUTHENTICATED_USER": None,
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
-# API.md round 2, "Limits" (oncall/api/throttling.py, oncall/login_limits.py).
+# docs/api.md, "Limits" (oncall/api/throttling.py, oncall/login_limits.py).
 ONCALL_RATE_INGEST = env.rate("ONCALL_RATE_INGEST", "50/s")
 ONCALL_RATE_API = env.rate("ONCALL_RATE_API", "20/s")
 ONCALL_LOGIN_FAILURES = env.integer("ONCALL_LOGIN_FAILURES", 10, minimum=1)
@@ -163,7 +164,10 @@ ONCALL_LOGIN_WINDOW_SECONDS = env.integer("ONCALL_LOGIN_WINDOW_SECONDS", 900, mi
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "oncall API",
-    "DESCRIPTION": "On-call rotations, incidents and escalation. See API.md for the contract.",
+    "DESCRIPTION": (
+        "On-call rotations, incidents and escalation. The reference, with examples and "
+        "the generic event format, is docs/api.md in the repository."
+    ),
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
     "SCHEMA_PATH_PREFIX": "/api/v1",

@@ -1,4 +1,4 @@
-"""Whom a request may act as (API.md round 2, "Acting as someone").
+"""Whom a request may act as (docs/api.md, "Acting as someone").
 
 A token bound to a person, and a web session, act only as their own person: an
 action may leave the person out (it is theirs) and naming anybody else is refused.

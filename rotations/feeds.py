@@ -1,4 +1,4 @@
-"""Secret ICS feeds of a person's, a rotation's or a team's shifts (API.md "Feeds (ICS)").
+"""Secret ICS feeds of a person's, a rotation's or a team's shifts (docs/api.md, "Feeds").
 
 A feed token is ``<kind>_<secret>`` (kind ``p``, ``t`` or ``r`` names the table to
 look in); only its SHA-256 is stored in ``feed_digest``, so issuing a new token

@@ -113,7 +113,7 @@ def rotations_of_person(person: Person) -> QuerySet[Rotation]:
 
 
 def person_by_reference(reference: str) -> Person | None:
-    """A person by handle, e-mail address or Matrix ID (API.md's PERSON reference)."""
+    """A person by handle, e-mail address or Matrix ID (the PERSON reference of docs/api.md)."""
     reference = reference.strip()
     if not reference:
         return None

@@ -40,7 +40,7 @@ def acting_person(request: Request) -> Person | None:
 def readable_feeds(request: Request, objs: list[Any]) -> dict[int, dict[str, str]]:
     """The feed URLs of ``objs`` (one model) this request may read, by primary key:
     every feed for the admin scope (staff sessions included), else the request's own
-    person's feed (API.md "Feeds (ICS)": "for readers with access")."""
+    person's feed (docs/api.md, "Feed links in representations")."""
     if Scope.ADMIN in request_scopes(request):
         readable = objs
     elif objs and isinstance(objs[0], Person):

@@ -1,4 +1,4 @@
-"""An Alertmanager webhook, version 4 (API.md, "Ingestion").
+"""An Alertmanager webhook, version 4 (docs/api.md, "Ingestion").
 
 One report per alert, one incident per alert ``fingerprint``: ``firing`` is a
 failure, ``resolved`` recovers it. Alertmanager re-sends a firing alert at every

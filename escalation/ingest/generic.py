@@ -1,4 +1,4 @@
-"""``POST /api/v1/events/``: the generic event of API.md (one object, or a list of them)."""
+"""``POST /api/v1/events/``: the generic event of docs/api.md (one object, or a list of them)."""
 
 from __future__ import annotations
 

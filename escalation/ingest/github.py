@@ -1,4 +1,4 @@
-"""GitHub ``workflow_run`` and ``check_run`` deliveries (API.md, "Ingestion").
+"""GitHub ``workflow_run`` and ``check_run`` deliveries (docs/api.md, "Ingestion").
 
 A delivery is trusted only with a valid ``X-Hub-Signature-256`` (HMAC-SHA256 of the
 exact body, keyed with ``GITHUB_WEBHOOK_SECRET``). Only ``completed`` runs count:

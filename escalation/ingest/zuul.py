@@ -1,4 +1,4 @@
-"""A Zuul MQTT reporter message, exactly as Zuul publishes it (API.md, "Ingestion").
+"""A Zuul MQTT reporter message, exactly as Zuul publishes it (docs/api.md, "Ingestion").
 
 It arrives by ``POST /api/v1/ingest/zuul/`` or through ``manage.py zuul_mqtt``; both
 call ``parse_message``. One report per build of ``buildset.builds``: ``SUCCESS``

@@ -25,7 +25,7 @@ class Contact(models.Model):
 
 
 class EscalationPolicy(models.Model):
-    """Ordered steps (see API.md): ``[{"wait_seconds", "notify": [TARGET], "repeat",
+    """Ordered steps (see docs/api.md): ``[{"wait_seconds", "notify": [TARGET], "repeat",
     "repeat_every_seconds"}]``; validated by ``escalation.policies.validate_steps``."""
 
     slug = models.SlugField(max_length=64, unique=True)

@@ -1,4 +1,4 @@
-"""Per-token rate limits of the API (API.md round 2, "Limits").
+"""Per-token rate limits of the API (docs/api.md, "Limits").
 
 ``ONCALL_RATE_INGEST`` applies to the ingestion endpoints, ``ONCALL_RATE_API`` to
 everything else under the API. A request is counted for its token; a session for its

@@ -1,4 +1,4 @@
-"""Nobody acts as someone else (API.md round 2, "Acting as someone"): a person's token
+"""Nobody acts as someone else (docs/api.md, "Acting as someone"): a person's token
 and a web session act only as their own person; admin tokens and staff act for anyone."""
 
 from datetime import UTC, datetime

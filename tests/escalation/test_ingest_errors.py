@@ -1,5 +1,5 @@
 """Bad input on ingestion and incident actions: 4xx in the contract's error shape, never a
-500, and nothing already stored changes (API.md, "Authentication and errors")."""
+500, and nothing already stored changes (docs/api.md, "Errors")."""
 
 from __future__ import annotations
 

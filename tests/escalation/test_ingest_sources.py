@@ -1,4 +1,4 @@
-"""Ingestion of the senders' own formats: Zuul, Alertmanager, GitHub (API.md "Ingestion")."""
+"""Ingestion of the senders' own formats: Zuul, Alertmanager, GitHub (docs/api.md, "Ingestion")."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Feed links in the API (API.md "Feeds (ICS)"): ``ical_url``/``webcal_url`` on reads for
+"""Feed links in the API (docs/api.md, "Feeds"): ``ical_url``/``webcal_url`` on reads for
 readers with access (the admin scope, and a person for their own feed), null for others."""
 
 from datetime import UTC, datetime

@@ -1,4 +1,4 @@
-"""The secret ICS feeds (API.md "Feeds (ICS)"), read back by icalendar and by ical.js."""
+"""The secret ICS feeds (docs/api.md, "Feeds"), read back by icalendar and by ical.js."""
 
 from __future__ import annotations
 

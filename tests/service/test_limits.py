@@ -1,4 +1,4 @@
-"""Rate limits (API.md round 2, "Limits"): 429 ``rate_limited`` with Retry-After per
+"""Rate limits (docs/api.md, "Limits"): 429 ``rate_limited`` with Retry-After per
 token on the API and ingestion, login lock-out per address and per username, and a
 limiter that lets everything through when its cache (Redis) is down."""
 

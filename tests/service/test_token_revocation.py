@@ -1,5 +1,6 @@
-"""A token revoked in the database is refused at once by every server process (API.md
-round 2), whatever that process served before and whether or not Redis is up."""
+"""A token revoked in the database is refused at once by every server process
+(docs/api.md, "Tokens and scopes"), whatever that process served before and whether or
+not Redis is up."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""A web login acts only as its own person; staff act for anyone (API.md round 2)."""
+"""A web login acts only as its own person; staff act for anyone (docs/api.md, "Acting as
+someone")."""
 
 from __future__ import annotations
 
