@@ -24,7 +24,7 @@ import uuid
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
@@ -127,11 +127,16 @@ def _burst(first: Notification, now: datetime) -> list[Notification] | datetime:
     when the current window ends if the address already got its share."""
     window = timedelta(seconds=settings.ONCALL_EMAIL_BURST_WINDOW_SECONDS)
     key = burst_key(first.channel, first.address)
-    MailBurst.objects.get_or_create(
-        key=key,
-        defaults={"channel": first.channel, "address": first.address, "window_started_at": now},
-    )
-    burst = MailBurst.objects.select_for_update().get(key=key)
+    locked = MailBurst.objects.select_for_update()
+    burst = locked.filter(key=key).first()
+    if burst is None:  # the first mail to this address: the new row is locked as ours
+        try:
+            with transaction.atomic():
+                burst = MailBurst.objects.create(
+                    key=key, channel=first.channel, address=first.address, window_started_at=now
+                )
+        except IntegrityError:  # another worker's first mail to it, just committed
+            burst = locked.get(key=key)
     batch = [first]
     if now >= burst.window_started_at + window:
         if burst.digest_at is not None:
