@@ -57,19 +57,26 @@ def _take(notification_id: int, now: datetime) -> list[Notification] | datetime 
     """Lock and mark ``sending`` the rows to send now as one message; a time when the
     row must wait for its address's digest; None when there is nothing to do."""
     with transaction.atomic():
-        first = _lock(Notification.objects.filter(pk=notification_id, next_attempt_at__lte=now))
+        due = Notification.objects.filter(pk=notification_id, next_attempt_at__lte=now)
+        peek = due.filter(status__in=UNSENT).first()
+        if peek is None:
+            return None
+        retry = bool(peek.attempts and peek.batch)
+        # The address's burst row is locked before any of its notification rows, so a
+        # worker making a digest never finds a held page locked by a worker waiting
+        # for the burst row (it would have to leave it out).
+        burst = _lock_burst(peek) if not retry and _storm_protected(peek) else None
+        first = _lock(due)
         if not first:
             return None
         batch = first
-        if first[0].attempts and first[0].batch:
-            # A retry: the same message again, with every row that failed with it.
-            batch += _lock(
-                Notification.objects.filter(batch=first[0].batch).exclude(pk=first[0].pk)
-            )
+        if retry:
+            # The same message again, with every row that failed with it.
+            batch += _lock(Notification.objects.filter(batch=peek.batch).exclude(pk=peek.pk))
         elif _cancel(first, now):
             return None
-        elif _storm_protected(first[0]):
-            held = _burst(first[0], now)
+        elif burst is not None:
+            held = _burst(burst, first[0], max(now, timezone.now()))
             if isinstance(held, datetime):
                 Notification.objects.filter(pk=first[0].pk).update(next_attempt_at=held)
                 return held
@@ -121,22 +128,27 @@ def _storm_protected(n: Notification) -> bool:
     )
 
 
-def _burst(first: Notification, now: datetime) -> list[Notification] | datetime:
-    """Count ``first`` against its address's window: the rows to send now (``first``,
-    or the digest of every held page when the window it was held for has ended), or
-    when the current window ends if the address already got its share."""
-    window = timedelta(seconds=settings.ONCALL_EMAIL_BURST_WINDOW_SECONDS)
-    key = burst_key(first.channel, first.address)
+def _lock_burst(n: Notification) -> MailBurst:
+    """The burst row of ``n``'s address, locked (waiting for another worker's lock)."""
+    key = burst_key(n.channel, n.address)
     locked = MailBurst.objects.select_for_update()
     burst = locked.filter(key=key).first()
     if burst is None:  # the first mail to this address: the new row is locked as ours
         try:
             with transaction.atomic():
                 burst = MailBurst.objects.create(
-                    key=key, channel=first.channel, address=first.address, window_started_at=now
+                    key=key, channel=n.channel, address=n.address, window_started_at=timezone.now()
                 )
         except IntegrityError:  # another worker's first mail to it, just committed
             burst = locked.get(key=key)
+    return burst
+
+
+def _burst(burst: MailBurst, first: Notification, now: datetime) -> list[Notification] | datetime:
+    """Count ``first`` against its address's window: the rows to send now (``first``,
+    or the digest of every held page when the window it was held for has ended), or
+    when the current window ends if the address already got its share."""
+    window = timedelta(seconds=settings.ONCALL_EMAIL_BURST_WINDOW_SECONDS)
     batch = [first]
     if now >= burst.window_started_at + window:
         if burst.digest_at is not None:

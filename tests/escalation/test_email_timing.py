@@ -30,6 +30,7 @@ from tests.smtp import SmtpServer, _Handler
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
 TICK = 1.0  # ESCALATION_TICK_SECONDS of the stack (tests.escalation.test_reliability.Stack)
+SLACK = 0.5  # for handing a message over on a busy machine
 WINDOW = 10  # ONCALL_EMAIL_BURST_WINDOW_SECONDS here; the burst is the default, 5
 ADDRESS = "alice@example.org"
 
@@ -138,7 +139,7 @@ def test_five_first_pages_one_second_apart_each_go_out_within_the_tick(stack, ma
     assert [listed(m) for _, m in timed] == [[pk] for pk, _ in accepted]
     for (pk, t0), (arrived, _) in zip(accepted, timed, strict=True):
         # Handed to the worker on commit: within the tick, never a window later.
-        assert arrived - t0 <= TICK, f"incident {pk} waited {arrived - t0:.2f} s"
+        assert arrived - t0 <= TICK + SLACK, f"incident {pk} waited {arrived - t0:.2f} s"
 
 
 def test_re_pings_keep_the_policys_rhythm_then_the_next_step(stack, mail):
@@ -160,7 +161,7 @@ def test_re_pings_keep_the_policys_rhythm_then_the_next_step(stack, mail):
     assert all("Still unclaimed" in line for line in headlines[1:3])
     gaps = [b - a for (a, _), (b, _) in zip(timed, timed[1:], strict=False)]
     # 0 s, 5 s and 10 s the re-pings, 15 s the next step: each gap 5 s ± a tick.
-    assert all(abs(gap - 5) <= TICK + 0.5 for gap in gaps), gaps
+    assert all(abs(gap - 5) <= TICK + SLACK for gap in gaps), gaps
 
 
 def test_fifty_incidents_in_ten_seconds_make_five_mails_and_one_digest(stack, mail):
@@ -186,7 +187,7 @@ def test_fifty_incidents_in_ten_seconds_make_five_mails_and_one_digest(stack, ma
     assert len(before) == 5, "the burst went out at once, the rest waited"
     assert before == [at for at, _ in timed[:5]]
     # The digest closes the window the first mail opened: WINDOW s later, ± a tick.
-    assert abs(digest_at - timed[0][0] - WINDOW) <= TICK + 0.5
+    assert abs(digest_at - timed[0][0] - WINDOW) <= TICK + SLACK
     assert digest["Subject"].startswith("[oncall] Digest:")
     assert digest.get_body(("plain",)).get_content().count("/act/claim/") == len(listed(digest))
     # Anything after the digest belongs to the next window: at most 4 more singles.
