@@ -1,4 +1,4 @@
-"""E-mail channel: one message per batch (all pending incidents for one address).
+"""E-mail channel: one message per batch — one incident, or a storm digest of several.
 
 Text and HTML bodies come from templates (``escalation/email/``); the HTML one
 escapes every piece of incident data. People paged for an incident get signed action
@@ -6,7 +6,8 @@ links (claim, mute 1 h, mute 1 day, resolve); provider contacts get forwarded
 failures and recoveries worded for an outside party, without links.
 
 Threading: each message's ``Message-ID`` is derived from its first notification row
-(``<oncall.n{pk}@domain>``), so a re-sent message keeps its identity. A message about a
+and the install's salt (``<oncall.n{pk}.{salt}@domain>``), so a re-sent message keeps
+its identity and a reset database (row numbers from 1 again) never repeats an id. A message about a
 single incident carries ``In-Reply-To``/``References`` pointing at the first message
 about that incident to the same address, and the same subject, so mail clients show
 one thread per incident.
@@ -55,7 +56,9 @@ def domain() -> str:
 
 
 def message_id(notification_id: int) -> str:
-    return f"<oncall.n{notification_id}@{domain()}>"
+    from escalation.models import Installation
+
+    return f"<oncall.n{notification_id}.{Installation.salt_value()}@{domain()}>"
 
 
 def subject_of(incident: Incident) -> str:
@@ -221,15 +224,18 @@ def build_message(batch: list[Notification], connection: Any = None) -> EmailMul
             headers["In-Reply-To"] = root
             headers["References"] = root
     elif any(n.kind in PERSON_KINDS and n.person is not None for n in batch):
-        subject = f"[oncall] {len(items)} incidents need you"
+        subject = f"[oncall] Digest: {len(items)} incidents need you"
     else:
-        subject = f"[oncall] {len(items)} incident updates"
+        subject = f"[oncall] Digest: {len(items)} incident updates"
     context = {
         "items": items,
         "subject": subject,
         "person": person,
         "tz": (person.timezone if person else "") or "UTC",
         "base_url": settings.ONCALL_BASE_URL,
+        # Only storm protection puts several incidents in one message: say so.
+        "burst": settings.ONCALL_EMAIL_BURST,
+        "burst_window": settings.ONCALL_EMAIL_BURST_WINDOW_SECONDS,
     }
     text = render_to_string("escalation/email/notification.txt", context)
     html = render_to_string("escalation/email/notification.html", context)
