@@ -11,6 +11,7 @@ from escalation import tasks
 from escalation.channels.matrix.channel import client
 from escalation.channels.matrix.listener import Listener
 from escalation.models import EscalationPolicy
+from escalation.services import lifecycle
 from tests.matrix.chatops import open_incident, root_of
 from tests.processes import wait_until
 
@@ -118,3 +119,13 @@ def test_the_listener_sets_the_topic_when_it_joins_a_configured_room(team, accou
         lambda: listener.run_once() is not None and topic_of(team, accounts, room), 60, "a topic"
     )
     assert topic_of(team, accounts, room) == expected(accounts)
+
+
+def test_resolved_message_no_longer_names_owners(team, accounts):
+    room_only(team)
+    incident = open_incident()
+    lifecycle.resolve(incident, team.alice, "api")  # edited in at once
+    edits = accounts["alice"].relations(team.room, root_of(incident).event_id, "m.replace")
+    latest = max(edits, key=lambda e: e["origin_server_ts"])["content"]["m.new_content"]
+    assert "Resolved by Alice" in latest["body"]
+    assert "Responsible:" not in latest["body"]

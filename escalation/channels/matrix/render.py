@@ -107,7 +107,8 @@ def root(
     incident: Incident, paged: Person | None, responsible: list[Person] | None = None
 ) -> dict[str, Any]:
     """The incident message; ``paged`` is mentioned (and pinged), ``responsible`` (the
-    repo's on-call person and backups; [] when nobody) named; None leaves them out."""
+    repo's on-call person and backups; [] when nobody) named while it is unresolved;
+    None leaves them out."""
     title = " · ".join(x for x in (incident.result or "FAILURE", incident.repo) if x)
     where = ", ".join(x for x in (incident.pipeline, incident.branch) if x)
     job = f"{incident.job} ({where})" if where else incident.job
@@ -130,11 +131,11 @@ def root(
     if incident.workflow:
         plain.append(f"Workflow:\n{incident.workflow}")
         html.append(f"<p><strong>Workflow</strong></p>{workflow_html(incident.workflow)}")
-    if responsible is not None:
-        line, line_html = owners(responsible)
-        plain.append(line)
-        html.append(f"<p>{line_html}</p>")
     if incident.state != Incident.State.RESOLVED:
+        if responsible is not None:
+            line, line_html = owners(responsible)
+            plain.append(line)
+            html.append(f"<p>{line_html}</p>")
         name, pill = who(paged)
         ask = reactions_help()
         plain.append(f"{name}: {ask}." if paged else f"{ask[0].upper()}{ask[1:]}.")
