@@ -2,17 +2,19 @@
 ``MATRIX_ACCESS_TOKEN`` are set (see docs/matrix.md).
 
 ``setup()`` plugs it in: the channel itself, people reached by a mention in the
-incident's room, edits when an incident changes, handoffs in the team room.
+incident's room, edits when an incident changes, handoffs in the team room, the
+room topic when a team or repo is saved with a room.
 """
 
 from __future__ import annotations
 
 from django.conf import settings
+from django.db.models.signals import post_save
 
 from escalation import changes, channels, targets
-from escalation.models import Incident, Notification
+from escalation.models import Incident, Notification, Repo
 from rotations import notices
-from rotations.models import Person
+from rotations.models import Person, Team
 
 
 def configured() -> bool:
@@ -37,6 +39,9 @@ def setup() -> None:
         changes.HOOKS.append(channel.changed)
     if topic.on_handoff not in notices.HANDOFF_HOOKS:
         notices.HANDOFF_HOOKS.append(topic.on_handoff)
+    for model in (Team, Repo):
+        uid = f"matrix-topic-{model.__name__}"
+        post_save.connect(topic.on_saved, sender=model, dispatch_uid=uid)
 
 
 def teardown() -> None:
@@ -48,4 +53,6 @@ def teardown() -> None:
         for hook in list(hooks):
             if hook in (_mention, channel.changed, topic.on_handoff):
                 hooks.remove(hook)  # type: ignore[arg-type]
+    for model in (Team, Repo):
+        post_save.disconnect(sender=model, dispatch_uid=f"matrix-topic-{model.__name__}")
     channel.client.cache_clear()
