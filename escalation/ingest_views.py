@@ -11,14 +11,15 @@ from typing import Any
 from django.conf import settings
 from drf_spectacular.utils import extend_schema
 from rest_framework import permissions
-from rest_framework.exceptions import ParseError
-from rest_framework.parsers import JSONParser
+from rest_framework.exceptions import ParseError, ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from escalation.ingest import Report, alertmanager, github, zuul
 from escalation.views import IngestView
+from oncall.api import parsers
 from oncall.api.errors import ApiError
+from oncall.api.parsers import JSONParser
 
 
 class ZuulView(IngestView):
@@ -70,6 +71,8 @@ class GithubView(IngestView):
     def parse(self, request: Request) -> list[Report]:
         try:
             body = github.decode(request.body, request.content_type or "")
+        except parsers.UnsafeJSON as error:
+            raise ValidationError({"non_field_errors": [str(error)]}) from error
         except ValueError as error:
             raise ParseError(f"The delivery is not valid JSON: {error}") from error
         delivery = github.parse(

@@ -65,6 +65,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "oncall.api.middleware.BodySizeLimitMiddleware",
+    "oncall.api.middleware.RefuseNulMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -146,6 +147,12 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["oncall.api.auth.HasScope"],
     "DEFAULT_PAGINATION_CLASS": "oncall.api.pagination.Pagination",
+    # Depth, non-finite numbers and U+0000 are refused once, for every endpoint.
+    "DEFAULT_PARSER_CLASSES": [
+        "oncall.api.parsers.JSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "oncall.api.errors.exception_handler",

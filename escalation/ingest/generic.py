@@ -4,13 +4,22 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.validators import URLValidator
 from rest_framework import serializers
 
 from escalation.ingest import BadPayload, Report, clean
 
+WEB_URL = URLValidator(schemes=["http", "https"])
+
+
+def _url() -> serializers.URLField:
+    return serializers.URLField(
+        max_length=clean.URL, required=False, allow_blank=True, default="", validators=[WEB_URL]
+    )
+
 
 class EventSerializer(serializers.Serializer):
-    source = serializers.CharField(max_length=50)  # type: ignore[assignment]
+    source = serializers.CharField(max_length=clean.SOURCE)  # type: ignore[assignment]
     status = serializers.ChoiceField(choices=["failure", "success"])
     repo = serializers.CharField(max_length=255)
     job = serializers.CharField(max_length=255, required=False, allow_blank=True, default="")
@@ -19,9 +28,14 @@ class EventSerializer(serializers.Serializer):
     subject = serializers.CharField(max_length=255, required=False, allow_blank=True, default="")
     result = serializers.CharField(max_length=255, required=False, allow_blank=True, default="")
     category = serializers.CharField(max_length=50, required=False, allow_blank=True, default="")
-    summary = serializers.CharField(required=False, allow_blank=True, default="")
-    url = serializers.URLField(max_length=2000, required=False, allow_blank=True, default="")
-    log_url = serializers.URLField(max_length=2000, required=False, allow_blank=True, default="")
+    summary = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text=f"Cut to {clean.SUMMARY} characters when longer.",
+    )
+    url = _url()
+    log_url = _url()
     dedup_key = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
     labels = serializers.DictField(
         child=serializers.CharField(allow_blank=True), required=False, default=dict
@@ -65,5 +79,6 @@ def parse(body: Any, idempotency_key: str = "") -> list[Report]:
         event_id = data.pop("event_id") or (f"{idempotency_key}:{i}" if idempotency_key else "")
         event_id = clean.key(event_id, limit=clean.DELIVERY_KEY) if event_id else ""
         category = data.pop("category") or "job"
+        data["summary"] = clean.summary(data["summary"])
         reports.append(Report(**data, category=category, delivery_key=event_id, payload=items[i]))
     return reports
