@@ -16,7 +16,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from oncall.api.auth import request_scopes
-from oncall.api.params import time_param
+from oncall.api.params import InstantFilter, time_param
 from oncall.models import ApiToken, Scope
 from rotations import feeds, selectors, services
 from rotations.models import Override, Person, Rotation, Team
@@ -67,8 +67,8 @@ class RotationFilter(filters.FilterSet):
 class OverrideFilter(filters.FilterSet):
     rotation = filters.CharFilter(field_name="rotation__slug")
     person = filters.CharFilter(field_name="person__handle")
-    active_at = filters.IsoDateTimeFilter(method="filter_active_at")
-    ends_after = filters.IsoDateTimeFilter(field_name="end", lookup_expr="gt")
+    active_at = InstantFilter(method="filter_active_at")
+    ends_after = InstantFilter(field_name="end", lookup_expr="gt")
 
     class Meta:
         model = Override
