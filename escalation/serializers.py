@@ -9,17 +9,18 @@ from rest_framework import serializers
 from escalation import matching, policies
 from escalation.models import Contact, EscalationPolicy, Incident, Repo, Route, Silence
 from escalation.services import lifecycle
+from oncall.api.fields import ModelSerializer
 from rotations.models import Rotation, Team
 from rotations.serializers import PersonBriefField, PersonField, person_brief
 
 
-class ContactSerializer(serializers.ModelSerializer):
+class ContactSerializer(ModelSerializer):
     class Meta:
         model = Contact
         fields = ["slug", "name", "email", "matrix_id"]
 
 
-class PolicySerializer(serializers.ModelSerializer):
+class PolicySerializer(ModelSerializer):
     class Meta:
         model = EscalationPolicy
         fields = ["slug", "name", "steps", "repeat", "claim_timeout_seconds", "is_default"]
@@ -37,7 +38,7 @@ def _slug_field(model: Any, slug: str = "slug", **kwargs: Any) -> serializers.Sl
     )
 
 
-class RepoSerializer(serializers.ModelSerializer):
+class RepoSerializer(ModelSerializer):
     team = _slug_field(Team)
     rotation = _slug_field(Rotation)
     backup_rotation = _slug_field(Rotation)
@@ -65,7 +66,7 @@ class MatchField(serializers.JSONField):
         return value
 
 
-class RouteSerializer(serializers.ModelSerializer):
+class RouteSerializer(ModelSerializer):
     match = MatchField()
     repo = _slug_field(Repo, "name")
     policy = _slug_field(EscalationPolicy)
@@ -90,7 +91,7 @@ class RouteSerializer(serializers.ModelSerializer):
         ]
 
 
-class SilenceSerializer(serializers.ModelSerializer):
+class SilenceSerializer(ModelSerializer):
     match = MatchField()
     created_by = PersonField(required=False, allow_null=True)
 

@@ -8,6 +8,7 @@ from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from oncall.api.fields import ModelSerializer
 from rotations import schedule, services
 from rotations.models import Override, Person, Rotation, Team, validate_timezone
 
@@ -59,7 +60,7 @@ class PersonBriefField(serializers.Field):
         return person_brief(value)
 
 
-class PersonSerializer(FeedUrlsMixin, serializers.ModelSerializer):
+class PersonSerializer(FeedUrlsMixin, ModelSerializer):
     timezone = serializers.CharField(default="UTC", validators=[validate_timezone])
 
     class Meta:
@@ -89,7 +90,7 @@ class PersonField(serializers.SlugRelatedField):
         super().__init__(slug_field="handle", **kwargs)
 
 
-class TeamSerializer(FeedUrlsMixin, serializers.ModelSerializer):
+class TeamSerializer(FeedUrlsMixin, ModelSerializer):
     members = PersonField(many=True, required=False)
 
     class Meta:
@@ -108,7 +109,7 @@ class VersionSerializer(serializers.Serializer):
         return [m.person.handle for m in version.members.all()]
 
 
-class RotationSerializer(FeedUrlsMixin, serializers.ModelSerializer):
+class RotationSerializer(FeedUrlsMixin, ModelSerializer):
     """Writes of members, shift_days, handoff_time or timezone on an existing rotation
     create a new version from ``effective_from`` (default: the next handoff)."""
 
@@ -216,7 +217,7 @@ def _rotation_prefetch() -> list[Any]:
     return [versions_prefetch()]
 
 
-class OverrideSerializer(serializers.ModelSerializer):
+class OverrideSerializer(ModelSerializer):
     rotation = serializers.SlugRelatedField(slug_field="slug", queryset=Rotation.objects.all())
     person = PersonField()
     backup = PersonField(required=False, allow_null=True)
