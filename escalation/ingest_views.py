@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import permissions
 from rest_framework.exceptions import ParseError, ValidationError
@@ -16,6 +17,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from escalation.ingest import Report, alertmanager, github, zuul
+from escalation.serializers import IngestResultSerializer
 from escalation.views import IngestView
 from oncall.api import parsers
 from oncall.api.errors import ApiError
@@ -83,7 +85,11 @@ class GithubView(IngestView):
         self.ignored = delivery.ignored
         return delivery.reports
 
-    @extend_schema(request=dict, responses={202: dict})
+    @extend_schema(
+        request={"application/json": OpenApiTypes.OBJECT},
+        responses={202: IngestResultSerializer},
+        description="A GitHub delivery, verified by X-Hub-Signature-256 (no API token).",
+    )
     def post(self, request: Request) -> Response:
         response = super().post(request)
         assert response.data is not None  # noqa: S101 - IngestView always answers a body

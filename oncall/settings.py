@@ -147,12 +147,8 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["oncall.api.auth.HasScope"],
     "DEFAULT_PAGINATION_CLASS": "oncall.api.pagination.Pagination",
-    # Depth, non-finite numbers and U+0000 are refused once, for every endpoint.
-    "DEFAULT_PARSER_CLASSES": [
-        "oncall.api.parsers.JSONParser",
-        "rest_framework.parsers.FormParser",
-        "rest_framework.parsers.MultiPartParser",
-    ],
+    # JSON only (API.md); depth, non-finite numbers and U+0000 are refused here once.
+    "DEFAULT_PARSER_CLASSES": ["oncall.api.parsers.JSONParser"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "oncall.api.errors.exception_handler",
@@ -165,6 +161,10 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
     "SCHEMA_PATH_PREFIX": "/api/v1",
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "oncall.api.schema.add_error_responses",
+    ],
     # Served from the package, so the docs work without internet access.
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",

@@ -7,6 +7,7 @@ from typing import Any
 
 from django.db.models import QuerySet
 from django_filters import rest_framework as filters
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
@@ -21,6 +22,8 @@ from oncall.models import ApiToken, Scope
 from rotations import feeds, selectors, services
 from rotations.models import Override, Person, Rotation, Team
 from rotations.serializers import (
+    FeedUrlsSerializer,
+    OnCallSerializer,
     OverrideSerializer,
     PersonSerializer,
     RotationSerializer,
@@ -42,7 +45,7 @@ def acting_person(request: Request) -> Person | None:
 class FeedResetMixin:
     """``POST …/{id}/ical/reset/``: a new feed token; the old one stops working."""
 
-    @extend_schema(request=None, responses={200: dict})
+    @extend_schema(request=None, responses={200: FeedUrlsSerializer})
     @action(detail=True, methods=["post"], url_path="ical/reset")
     def ical_reset(self, request: Request, **kwargs: Any) -> Response:
         obj = self.get_object()  # type: ignore[attr-defined]
@@ -105,10 +108,13 @@ class RotationViewSet(FeedResetMixin, viewsets.ModelViewSet):
         )
 
     @extend_schema(
-        parameters=[OpenApiParameter("from", str), OpenApiParameter("to", str)],
+        parameters=[
+            OpenApiParameter("from", OpenApiTypes.DATETIME, description="Default: now."),
+            OpenApiParameter("to", OpenApiTypes.DATETIME, description="Default: from + 28 days."),
+        ],
         responses=ShiftSerializer(many=True),
     )
-    @action(detail=True, methods=["get"])
+    @action(detail=True, methods=["get"], pagination_class=None)  # a plain list, not a page
     def shifts(self, request: Request, slug: str) -> Response:
         """The final schedule (overrides applied) overlapping [from, to), whole shifts."""
         start = time_param(request, "from")
@@ -159,8 +165,12 @@ class OnCallView(APIView):
     """``GET /api/v1/oncall/?rotation=SLUG&at=TIME`` (or another registered selector)."""
 
     @extend_schema(
-        parameters=[OpenApiParameter("rotation", str), OpenApiParameter("at", str)],
-        responses={200: dict},
+        parameters=[
+            OpenApiParameter("rotation", str, description="A rotation's slug."),
+            OpenApiParameter("repo", str, description="A repo's name (instead of rotation)."),
+            OpenApiParameter("at", OpenApiTypes.DATETIME, description="Default: now."),
+        ],
+        responses={200: OnCallSerializer},
     )
     def get(self, request: Request) -> Response:
         at = time_param(request, "at")

@@ -63,16 +63,7 @@ def parse(body: Any, idempotency_key: str = "") -> list[Report]:
         raise BadPayload("Send one event, or a list of 1 to 500 events.")
     serializer = EventSerializer(data=items, many=True)
     if not serializer.is_valid():
-        errors = serializer.errors
-        fields = (
-            errors[0]
-            if len(items) == 1
-            else {
-                f"{i}.{name}": problems
-                for i, item in (errors.items() if isinstance(errors, dict) else enumerate(errors))
-                for name, problems in item.items()
-            }
-        )
+        fields = _item_errors(serializer.errors, single=len(items) == 1)
         raise BadPayload("The event is not valid.", fields)
     reports = []
     for i, data in enumerate(serializer.validated_data):
@@ -82,3 +73,20 @@ def parse(body: Any, idempotency_key: str = "") -> list[Report]:
         data["summary"] = clean.summary(data["summary"])
         reports.append(Report(**data, category=category, delivery_key=event_id, payload=items[i]))
     return reports
+
+
+def _item_errors(errors: Any, single: bool) -> dict[str, list[str]]:
+    """Problems by field (``2.repo`` in a batch); an item that is not an object at all
+    (``null``, a number) is named by its index, or ``non_field_errors`` when alone."""
+    fields: dict[str, list[str]] = {}
+    # DRF gives {index: problems} (or a list by index) and str keys for the list itself.
+    for i, item in errors.items() if isinstance(errors, dict) else enumerate(errors):
+        if isinstance(i, str):
+            fields[i] = [str(p) for p in item]
+            continue
+        prefix = "" if single else f"{i}."
+        if isinstance(item, dict):
+            fields.update({f"{prefix}{name}": problems for name, problems in item.items()})
+        elif item:
+            fields["non_field_errors" if single else str(i)] = [str(p) for p in item]
+    return fields

@@ -186,3 +186,11 @@ def test_clean_url_keeps_only_http_and_https():
     assert clean.url(" javascript:alert(1)") == ""
     assert clean.url("https://a.example.org/\nx") == ""
     assert clean.url("//a.example.org/") == ""
+
+
+@pytest.mark.parametrize("body", ["null", "[null, null]", "[1, {}]", '[{"source": "x"}, "s"]'])
+def test_events_that_are_not_objects_are_400_naming_the_item(ingest, body):
+    response = ingest.post(EVENTS, body, content_type="application/json")
+
+    assert error(response, 400, "invalid")["fields"]
+    assert nothing_stored()
