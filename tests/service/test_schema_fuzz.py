@@ -9,6 +9,7 @@ per operation, the explicit and generated phases only.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import urllib.error
@@ -37,7 +38,12 @@ from tests.processes import ROOT, child_env, free_port, wait_until
 pytestmark = [pytest.mark.django_db, pytest.mark.slow]
 
 CHECKS = [not_a_server_error, status_code_conformance, response_schema_conformance]
-EXAMPLES = 5
+# More for a deeper local run: ONCALL_FUZZ_EXAMPLES=200 ONCALL_FUZZ_COVERAGE=1 (the latter
+# adds schemathesis' boundary and negative cases, ~140 per operation).
+EXAMPLES = int(os.environ.get("ONCALL_FUZZ_EXAMPLES", "5"))
+PHASES = (
+    [Phase.explicit, Phase.generate] if os.environ.get("ONCALL_FUZZ_COVERAGE") else [Phase.generate]
+)
 
 
 def _token(*scopes: str) -> str:
@@ -123,7 +129,7 @@ BOUNDS = settings(
     derandomize=True,
     deadline=None,
     database=None,
-    phases=[Phase.generate],
+    phases=PHASES,
     suppress_health_check=list(HealthCheck),
 )
 
