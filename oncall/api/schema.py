@@ -50,7 +50,7 @@ WRITES = {"post", "put", "patch"}
 
 
 def _codes(method: str) -> list[str]:
-    codes = ["400", "401", "403", "404", "429"]
+    codes = ["400", "401", "403", "404", "414", "429"]
     if method in WRITES or method == "delete":
         codes.append("409")
     if method in WRITES:
@@ -67,6 +67,8 @@ def add_error_responses(result: dict, generator: object, request: object, public
     content = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
     for code, description in ERRORS.items():
         responses[f"Error{code}"] = {"description": description, "content": content}
+    # Answered by the HTTP server (gunicorn's request-line limit) before the app, not JSON.
+    responses["Error414"] = {"description": "The URL (path and query) is too long."}
     responses["Error429"]["headers"] = {
         "Retry-After": {"schema": {"type": "integer"}, "description": "Seconds to wait."}
     }
