@@ -9,18 +9,21 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import permissions
-from rest_framework.exceptions import ParseError
-from rest_framework.parsers import JSONParser
+from rest_framework.exceptions import ParseError, ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from escalation.ingest import Report, alertmanager, github, zuul
 from escalation.models import Incident
+from escalation.serializers import IngestResultSerializer
 from escalation.services import ingestion, replays
 from escalation.views import IngestView
+from oncall.api import parsers
 from oncall.api.errors import ApiError
+from oncall.api.parsers import JSONParser
 
 
 class ZuulView(IngestView):
@@ -73,6 +76,8 @@ class GithubView(IngestView):
     def parse(self, request: Request) -> list[Report]:
         try:
             body = github.decode(request.body, request.content_type or "")
+        except parsers.UnsafeJSON as error:
+            raise ValidationError({"non_field_errors": [str(error)]}) from error
         except ValueError as error:
             raise ParseError(f"The delivery is not valid JSON: {error}") from error
         delivery = github.parse(request.headers.get("X-GitHub-Event", ""), body)
@@ -81,7 +86,11 @@ class GithubView(IngestView):
         self.replayed = screened.seen
         return screened.fresh
 
-    @extend_schema(request=dict, responses={202: dict})
+    @extend_schema(
+        request={"application/json": OpenApiTypes.OBJECT},
+        responses={202: IngestResultSerializer},
+        description="A GitHub delivery, verified by X-Hub-Signature-256 (no API token).",
+    )
     def post(self, request: Request) -> Response:
         response = super().post(request)
         assert response.data is not None  # noqa: S101 - IngestView always answers a body

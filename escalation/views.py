@@ -8,7 +8,8 @@ from typing import Any
 from django.db.models import Prefetch, QuerySet
 from django.utils import timezone
 from django_filters import rest_framework as filters
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, PolymorphicProxySerializer, extend_schema
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
@@ -32,8 +33,10 @@ from escalation.models import (
 from escalation.serializers import (
     ActionSerializer,
     ContactSerializer,
+    CoverageSerializer,
     IncidentDetailSerializer,
     IncidentSerializer,
+    IngestResultSerializer,
     PolicySerializer,
     RepoSerializer,
     RouteSerializer,
@@ -62,7 +65,11 @@ class IngestView(APIView):
     def parse(self, request: Request) -> list[Report]:
         raise NotImplementedError
 
-    @extend_schema(request=dict, responses={202: dict})
+    @extend_schema(
+        request={"application/json": OpenApiTypes.OBJECT},
+        responses={202: IngestResultSerializer},
+        description="The sender's own format, exactly as it publishes it (API.md).",
+    )
     def post(self, request: Request) -> Response:
         try:
             reports = self.parse(request)
@@ -73,6 +80,19 @@ class IngestView(APIView):
 
 
 class EventsView(IngestView):
+    @extend_schema(
+        request=PolymorphicProxySerializer(
+            component_name="EventOrEvents",
+            serializers=[generic.EventSerializer, generic.EventSerializer(many=True)],
+            resource_type_field_name=None,
+            many=False,
+        ),
+        responses={202: IngestResultSerializer},
+        description="One generic event, or a list of 1 to 500.",
+    )
+    def post(self, request: Request) -> Response:
+        return super().post(request)
+
     def parse(self, request: Request) -> list[Report]:
         return generic.parse(request.data, request.headers.get("Idempotency-Key", ""))
 
@@ -245,7 +265,10 @@ class SilenceViewSet(viewsets.ModelViewSet):
 class CoverageView(APIView):
     """``GET /api/v1/coverage/?days=28``: what nobody covers (see escalation.coverage)."""
 
-    @extend_schema(responses={200: dict})
+    @extend_schema(
+        parameters=[OpenApiParameter("days", int, description="1 to 366, default 28.")],
+        responses={200: CoverageSerializer},
+    )
     def get(self, request: Request) -> Response:
         try:
             days = int(request.query_params.get("days", 28))

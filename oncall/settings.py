@@ -67,6 +67,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "oncall.api.middleware.BodySizeLimitMiddleware",
+    "oncall.api.middleware.RefuseNulMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "oncall.security.SecurityHeadersMiddleware",
@@ -148,6 +149,8 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["oncall.api.auth.HasScope"],
     "DEFAULT_PAGINATION_CLASS": "oncall.api.pagination.Pagination",
+    # JSON only (API.md); depth, non-finite numbers and U+0000 are refused here once.
+    "DEFAULT_PARSER_CLASSES": ["oncall.api.parsers.JSONParser"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     # Per token; ingestion views use IngestRate (ONCALL_RATE_INGEST) instead.
@@ -171,6 +174,10 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
     "SCHEMA_PATH_PREFIX": "/api/v1",
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "oncall.api.schema.add_error_responses",
+    ],
     # Served from the package, so the docs work without internet access.
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",

@@ -11,6 +11,7 @@ from typing import Any
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db.models import ProtectedError, RestrictedError
 from django.http import Http404
 from rest_framework import exceptions, status
 from rest_framework.fields import get_error_detail
@@ -58,12 +59,33 @@ def _flatten(detail: Any) -> Any:
     return [str(detail)]
 
 
+def _held_by(exc: ProtectedError | RestrictedError) -> str:
+    """ "Still referenced by rotation version 'core-ops from 2026-01-05' …": what to remove
+    or change first."""
+    held = exc.protected_objects if isinstance(exc, ProtectedError) else exc.restricted_objects
+    names = sorted({_describe(obj) for obj in held})
+    shown = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+    return f"Cannot delete: still referenced by {shown}."
+
+
+def _describe(obj: Any) -> str:
+    """ "rotation member of rotation 'core-ops'": the rotation is what an admin edits."""
+    owner = getattr(obj, "rotation", None) or getattr(
+        getattr(obj, "version", None), "rotation", None
+    )
+    if owner is not None:
+        return f"{obj._meta.verbose_name} of rotation {getattr(owner, 'slug', owner)!r}"
+    return f"{obj._meta.verbose_name} {str(obj)!r}"
+
+
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     if isinstance(exc, RequestDataTooBig):
         return Response(
             error_body("too_large", "The request body is larger than 1 MiB."),
             status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
         )
+    if isinstance(exc, ProtectedError | RestrictedError):
+        return Response(error_body("conflict", _held_by(exc)), status=status.HTTP_409_CONFLICT)
     if isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(detail=get_error_detail(exc))
     response = drf_exception_handler(exc, context)

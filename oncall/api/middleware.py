@@ -24,3 +24,21 @@ class BodySizeLimitMiddleware:
                 error_body("too_large", "The request body is larger than 1 MiB."), status=413
             )
         return self.get_response(request)
+
+
+class RefuseNulMiddleware:
+    """Answer 400 to a path or query string holding U+0000 (``%00``).
+
+    PostgreSQL cannot compare text with NUL, so a lookup or filter by such a value failed
+    in the database driver (a 500) instead of finding nothing. Bodies are checked by
+    ``oncall.api.parsers``."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if "\x00" in request.path or "%00" in request.META.get("QUERY_STRING", ""):
+            return JsonResponse(
+                error_body("invalid", "The URL contains a NUL character (%00)."), status=400
+            )
+        return self.get_response(request)
