@@ -14,6 +14,8 @@ from typing import Any
 
 from celery import Celery
 
+from oncall import broker
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "oncall.settings")
 
 # Tasks are never scheduled with an ETA further ahead than this; later work waits
@@ -25,6 +27,8 @@ QUEUES = ("default", "escalation", "notify")
 def broker_config(redis_url: str | None, broker_dir: Path) -> dict[str, Any]:
     """Broker settings: Redis when a URL is given, else kombu's filesystem transport."""
     if redis_url:
+        # kombu's Redis transport with a fix for the worker's crash when Redis restarts.
+        broker.use_fixed_redis_transport()
         return {
             "broker_url": redis_url,
             # Redis redelivers an unacknowledged message after the visibility
