@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -149,3 +151,78 @@ def producer_on(url: str) -> Iterator[None]:
         yield
     finally:
         repoint(saved)
+
+
+class PostgresServer:
+    """A throwaway PostgreSQL cluster on a free loopback port; ``stop()`` is an immediate
+    shutdown (as a crash: every connection is cut), ``start()`` the same cluster again."""
+
+    def __init__(self) -> None:
+        initdb, self.postgres = shutil.which("initdb"), shutil.which("postgres")
+        if not (initdb and self.postgres):
+            raise RuntimeError("no initdb/postgres binaries: install PostgreSQL")
+        # Not under pytest's tmp_path: PostgreSQL refuses root, and its user must reach it.
+        self.workdir = Path(tempfile.mkdtemp(prefix="oncall-pg-"))
+        self.data = self.workdir / "data"
+        self.prefix: list[str] = []
+        if os.geteuid() == 0:
+            shutil.chown(self.workdir, "postgres")
+            self.prefix = ["runuser", "-u", "postgres", "--"]
+        subprocess.run(  # noqa: S603
+            [*self.prefix, initdb, "-D", str(self.data), "-U", "postgres", "--auth=trust"]
+            + ["--no-sync"],
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
+        self.port = free_port()
+        self.url = f"postgres://postgres@127.0.0.1:{self.port}/postgres"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> PostgresServer:
+        argv = [self.postgres or "postgres", "-D", str(self.data), "-p", str(self.port)]
+        argv += ["-k", str(self.workdir), "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off"]
+        self.proc = subprocess.Popen(  # noqa: S603
+            [*self.prefix, *argv], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        wait_until(lambda: port_open(self.port), 30, "PostgreSQL")
+        return self
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            # SIGQUIT to the postmaster: immediate shutdown, as ``pg_ctl stop -m immediate``.
+            os.kill(self.postmaster_pid(), signal.SIGQUIT)
+            self.proc.wait(timeout=30)
+            self.proc = None
+            wait_until(lambda: not port_open(self.port), 30, "PostgreSQL to stop")
+
+    def postmaster_pid(self) -> int:
+        return int((self.data / "postmaster.pid").read_text().split()[0])
+
+    def cleanup(self) -> None:
+        self.stop()
+        shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+@contextmanager
+def postgres_server() -> Iterator[PostgresServer]:
+    server = PostgresServer().start()
+    try:
+        yield server
+    finally:
+        server.cleanup()
+
+
+@contextmanager
+def web_server(env: dict[str, str], log: Path) -> Iterator[str]:
+    """gunicorn with the app, as ``make run`` starts it; yields its base URL."""
+    port = free_port()
+    argv = [sys.executable, "-m", "gunicorn", "oncall.wsgi", "--bind", f"127.0.0.1:{port}"]
+    argv += ["--workers", "1", "--access-logfile", "-"]
+    with log.open("wb") as out:
+        proc = subprocess.Popen(argv, env=env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)  # noqa: S603
+    try:
+        wait_until(lambda: port_open(port), 60, "gunicorn", log)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
