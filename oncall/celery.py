@@ -101,6 +101,8 @@ def app_config(redis_url: str | None, broker_dir: Path, tick_seconds: int) -> di
         },
         # Beat wakes up at least once a tick, so short intervals keep their rhythm.
         "beat_max_loop_interval": tick_seconds,
+        # Records beat's own heartbeat for /healthz (oncall/beat.py).
+        "beat_scheduler": "oncall.beat:Scheduler",
     }
 
 

@@ -187,6 +187,9 @@ ONCALL_WEBHOOK_SECRET = (
 )
 ONCALL_ACTION_LINK_DAYS = env.integer("ONCALL_ACTION_LINK_DAYS", 7, minimum=1)
 CELERY_BROKER_DIR = DATA_DIR / "broker"
+# /healthz answers 503 when beat's or the worker's heartbeat is older than this
+# (beat records its own every 10 s; a worker runs the heartbeat task every 30 s).
+ONCALL_HEARTBEAT_STALE_SECONDS = env.integer("ONCALL_HEARTBEAT_STALE_SECONDS", 120, minimum=30)
 
 # Integrations -------------------------------------------------------------------
 GITHUB_WEBHOOK_SECRET = env.raw("GITHUB_WEBHOOK_SECRET")
