@@ -20,6 +20,10 @@ def test_worker_holding_an_eta_task_survives_a_redis_restart(tmp_path):
         celery_worker(queue, child_env(REDIS_URL=redis.url), log) as worker,
     ):
         wait_until(lambda: "ready." in log.read_text(), 60, "the worker", log)
+        # A started worker records its heartbeat at once (for /healthz), without beat.
+        wait_until(
+            lambda: Heartbeat.objects.filter(name="worker").exists(), 10, "the heartbeat", log
+        )
         # An ETA task is held by the worker, unacknowledged, as escalation's are.
         heartbeat.apply_async(args=["held"], queue=queue, countdown=3600)
         wait_until(lambda: "received" in log.read_text(), 30, "the ETA task", log)
