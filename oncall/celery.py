@@ -33,7 +33,13 @@ def broker_config(redis_url: str | None, broker_dir: Path) -> dict[str, Any]:
             "broker_url": redis_url,
             # Redis redelivers an unacknowledged message after the visibility
             # timeout: it must outlast the longest ETA or held ETA tasks run twice.
-            "broker_transport_options": {"visibility_timeout": 2 * MAX_ETA_SECONDS},
+            "broker_transport_options": {
+                "visibility_timeout": 2 * MAX_ETA_SECONDS,
+                # A hung Redis (accepts, never answers) must not hold a request that
+                # publishes a wake-up: oncall/enqueue.py gives up after two attempts.
+                "socket_connect_timeout": 2,
+                "socket_timeout": 2,
+            },
             "broker_connection_retry_on_startup": True,
         }
     folder = broker_dir / "queue"

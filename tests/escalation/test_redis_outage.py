@@ -7,12 +7,16 @@ whole stack through an outage is in tests/e2e/test_outage.py.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import socket
+import threading
 from collections.abc import Iterator
 
 import pytest
 import redis
 from django.core.cache import cache
+from django.db import connections
 
 from escalation.models import Incident, Notification, Occurrence
 from escalation.tasks import sweep
@@ -126,3 +130,56 @@ def test_wakeups_lost_in_an_outage_are_done_by_the_sweep_when_redis_is_back(
     assert Notification.objects.filter(status="pending").count() == 1
     assert queued(outage_redis, "notify") == 1, "the page's delivery is queued"
     assert enqueue(sweep) is True
+
+
+class HungServer:
+    """Accepts connections and never answers: a Redis that hangs (or a black hole)."""
+
+    def __init__(self) -> None:
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.url = f"redis://127.0.0.1:{self.sock.getsockname()[1]}/0"
+        self.held: list[socket.socket] = []
+        threading.Thread(target=self.serve, daemon=True).start()
+
+    def serve(self) -> None:
+        with contextlib.suppress(OSError):
+            while True:
+                self.held.append(self.sock.accept()[0])
+
+    def close(self) -> None:
+        self.sock.close()
+        for conn in self.held:
+            conn.close()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_hung_redis_does_not_hold_ingest(repo, token_client, settings):
+    hung = HungServer()
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "oncall.cache.TolerantRedisCache",
+            "LOCATION": hung.url,
+            "OPTIONS": settings.CACHES["default"]["OPTIONS"],
+        }
+    }
+    ingest = token_client("ingest")
+    answers: list[int] = []
+
+    def post() -> None:
+        try:
+            answers.append(ingest.post(EVENTS, FAILURE, format="json").status_code)
+        finally:
+            connections.close_all()  # this thread's connection
+
+    enqueue_module._down_until = 0.0
+    try:
+        with producer_on(hung.url):
+            thread = threading.Thread(target=post, daemon=True)
+            thread.start()
+            thread.join(60)  # a deadline for a hang, not a speed limit
+            assert not thread.is_alive(), "ingest hangs on a Redis that never answers"
+    finally:
+        hung.close()
+        enqueue_module._down_until = 0.0
+    assert answers == [202]
+    assert Incident.objects.count() == 1
