@@ -1,9 +1,11 @@
 """Django's Redis cache, made to behave like an empty cache while Redis is unreachable.
 
 The database is the source of truth; the cache only saves work. So a Redis outage
-must never fail a request: a read is a miss, a write is dropped, ``incr`` raises
-``ValueError`` as for a missing key (what Django's callers already handle). The
-first error is logged; for ``RETRY_SECONDS`` after it the cache answers without
+must never fail a request: the cache answers as an empty Redis that forgets every
+write at once. A read is a miss, a write is dropped, ``add`` succeeds and ``incr``
+answers ``delta`` (Redis's INCR of a missing key), so a counter such as a rate
+limit counts one and lets the request through; nothing raises. The first error is
+logged; for ``RETRY_SECONDS`` after it the cache answers without
 trying, so an outage costs one failed connection per process and interval, not one
 per call. Short socket timeouts (settings ``CACHES``) bound a hung server the same way.
 """
@@ -51,20 +53,16 @@ class _Breaker:
 _breakers: dict[tuple[str, ...], _Breaker] = {}
 
 
-def _missing_key(key: Any, *args: Any) -> Any:
-    raise ValueError(f"Key '{key}' not found (the cache is unavailable).")
-
-
 # What each client method answers while Redis is unreachable: what an empty cache answers.
 FALLBACKS: dict[str, Callable[..., Any]] = {
-    "add": lambda *args: False,
+    "add": lambda *args: True,
     "get": lambda key, default: default,
     "set": lambda *args: None,
     "touch": lambda *args: False,
     "delete": lambda *args: False,
     "get_many": lambda *args: {},
     "has_key": lambda *args: False,
-    "incr": _missing_key,
+    "incr": lambda key, delta: delta,
     "set_many": lambda *args: None,
     "delete_many": lambda *args: None,
     "clear": lambda *args: False,
