@@ -5,9 +5,9 @@ must never fail a request: the cache answers as an empty Redis that forgets ever
 write at once. A read is a miss, a write is dropped, ``add`` succeeds and ``incr``
 answers ``delta`` (Redis's INCR of a missing key), so a counter such as a rate
 limit counts one and lets the request through; nothing raises. The first error is
-logged; for ``RETRY_SECONDS`` after it the cache answers without
-trying, so an outage costs one failed connection per process and interval, not one
-per call. Short socket timeouts (settings ``CACHES``) bound a hung server the same way.
+logged; for ``RETRY_SECONDS`` after it the cache answers without trying, so an
+outage costs one failed connection per process and interval, not one per call.
+Short socket timeouts (settings ``CACHES``) bound a hung server the same way.
 """
 
 from __future__ import annotations
