@@ -106,7 +106,7 @@ def test_runstack_restarts_a_killed_worker_and_keeps_serving(tmp_path, unused_tc
         )
 
     def worker_pids() -> list[int]:
-        return [int(pid) for pid in re.findall(r"worker started \(pid (\d+)\)", out.read_text())]
+        return [int(pid) for pid in re.findall(r"worker started, pid (\d+)", out.read_text())]
 
     try:
         wait_until(lambda: _get(f"{base}/healthz")[0] == 200, 120, "/healthz 200", out)

@@ -130,7 +130,7 @@ class Command(BaseCommand):
 
     def start(self, name: str, argv: list[str]) -> subprocess.Popen[bytes]:
         child = subprocess.Popen(argv, preexec_fn=_die_with_parent)  # noqa: S603, PLW1509
-        self.stdout.write(f"{name} started (pid {child.pid})")
+        self.stdout.write(f"{name} started, pid {child.pid}")
         return child
 
     def supervise(
