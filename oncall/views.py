@@ -79,11 +79,17 @@ def healthz(request: HttpRequest) -> JsonResponse:
     if database:
         body.update(_heartbeats())
     body["stale_after_seconds"] = settings.ONCALL_HEARTBEAT_STALE_SECONDS
-    healthy = (
-        body["database"] == "ok"
-        and body["broker"] == "ok"
-        and "stale" not in (body["scheduler"], body["worker"])
-    )
+    if request.GET.get("scope") == "web":
+        # Can this web node take requests? Ingest and the API need only the database
+        # (a Redis outage loses nothing), so a load balancer or the compose health
+        # check must not take web nodes out because a worker or Redis is down.
+        healthy = database
+    else:
+        healthy = (
+            body["database"] == "ok"
+            and body["broker"] == "ok"
+            and "stale" not in (body["scheduler"], body["worker"])
+        )
     return JsonResponse(body, status=200 if healthy else 503)
 
 

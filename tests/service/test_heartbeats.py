@@ -81,3 +81,17 @@ def test_beat_records_its_own_heartbeat_without_any_worker(tmp_path):
         proc.terminate()
         proc.wait(timeout=15)
     assert not Heartbeat.objects.filter(name="worker").exists()
+
+
+@pytest.mark.django_db
+@time_machine.travel(T0, tick=False)
+def test_healthz_for_a_web_node_ignores_stale_workers_and_the_broker(client, settings):
+    # docker compose starts worker and beat once web is healthy: a stale heartbeat
+    # from before a restart must not keep web unhealthy forever.
+    settings.ONCALL_HEARTBEAT_STALE_SECONDS = 120
+    settings.REDIS_URL = "redis://127.0.0.1:1/0"  # nothing listens there
+    beats(scheduler_age=3600, worker_age=3600)
+    assert client.get("/healthz").status_code == 503
+    response = client.get("/healthz?scope=web")
+    assert response.status_code == 200
+    assert (response.json()["worker"], response.json()["broker"]) == ("stale", "down")
