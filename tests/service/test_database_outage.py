@@ -69,7 +69,7 @@ def test_api_and_feeds_answer_503_with_retry_after_while_the_database_is_down(tm
             db.stop()
 
             for url, token, body in [
-                (events, ingest, {**EVENT, "job": "during"}),  # the token is remembered
+                (events, ingest, {**EVENT, "job": "during"}),
                 (incidents, read, None),
                 (f"{base}/api/v1/people/", read, None),
             ]:
