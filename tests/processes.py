@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from django.db import connection
+from kombu import pools
 
 from oncall.celery import app
 
@@ -139,8 +140,10 @@ def producer_on(url: str) -> Iterator[None]:
     incidents) at ``url``, and back afterwards. Its pools are cached per broker URL."""
 
     def repoint(broker_url: str) -> None:
-        if app._pool is not None:
-            app._pool.force_close_all()
+        # kombu keeps its pools in a registry per URL: closing only the app's pool left
+        # a closed pool registered for the suite's own broker ("Acquire on closed pool"
+        # in later tests). Reset the registry instead.
+        pools.reset()
         app._pool = None
         app.amqp._producer_pool = None
         app.conf.broker_url = broker_url
