@@ -32,6 +32,7 @@ from django.utils import timezone
 from escalation import targets
 from escalation.models import Incident, Notification, TimelineEntry
 from escalation.targets import Recipient
+from oncall.enqueue import enqueue, enqueue_on_commit
 
 log = logging.getLogger(__name__)
 
@@ -93,7 +94,7 @@ def schedule_delivery(ids: list[int]) -> None:
     if ids:
         from escalation import tasks
 
-        transaction.on_commit(lambda: [tasks.deliver.delay(pk) for pk in ids])
+        transaction.on_commit(lambda: [enqueue(tasks.deliver, pk) for pk in ids])
 
 
 def schedule_advance(incident: Incident) -> None:
@@ -107,8 +108,7 @@ def schedule_advance(incident: Incident) -> None:
     now = timezone.now()
     if due - now > timedelta(seconds=MAX_ETA_SECONDS):
         return
-    pk = incident.pk
-    transaction.on_commit(lambda: tasks.advance.apply_async(args=(pk,), eta=max(due, now)))
+    enqueue_on_commit(tasks.advance, incident.pk, eta=max(due, now))
 
 
 def _step(incident: Incident) -> dict[str, Any]:

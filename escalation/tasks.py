@@ -9,6 +9,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from escalation import delivery, engine
+from oncall.enqueue import enqueue
 
 
 @shared_task(name="escalation.tasks.sweep", ignore_result=True)
@@ -18,7 +19,7 @@ def sweep() -> dict[str, int]:
     now = timezone.now()
     ids = delivery.due_for_redelivery(now, timedelta(seconds=settings.ESCALATION_TICK_SECONDS))
     for pk in ids:
-        deliver.delay(pk)
+        enqueue(deliver, pk)
     counts["redelivered"] = len(ids)
     return counts
 
@@ -32,7 +33,7 @@ def advance(incident_id: int) -> bool:
 def deliver(notification_id: int) -> None:
     again = delivery.deliver(notification_id)
     if again is not None:
-        deliver.apply_async(args=(notification_id,), eta=again)
+        enqueue(deliver, notification_id, eta=again)
 
 
 @shared_task(name="escalation.channels.matrix_refresh", ignore_result=True)
@@ -54,7 +55,7 @@ def matrix_sweep() -> int:
 
     ids = channel.stale_roots(timezone.now())
     for pk in ids:
-        matrix_refresh.delay(pk)
+        enqueue(matrix_refresh, pk)
     return len(ids)
 
 

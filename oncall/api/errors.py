@@ -6,17 +6,21 @@ validation errors).
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import InterfaceError, OperationalError
 from django.db.models import ProtectedError, RestrictedError
 from django.http import Http404
 from rest_framework import exceptions, status
 from rest_framework.fields import get_error_detail
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
+
+logger = logging.getLogger(__name__)
 
 
 class ApiError(exceptions.APIException):
@@ -40,6 +44,18 @@ CODES: list[tuple[type[Exception], str]] = [
     (exceptions.Throttled, "rate_limited"),
     (exceptions.ValidationError, "invalid"),
 ]
+
+
+# A database that is down, restarting or refusing connections: the client should
+# retry (ingest: the event was not stored). Never a 500.
+DATABASE_ERRORS = (OperationalError, InterfaceError)
+RETRY_AFTER_SECONDS = 30
+
+
+def unavailable() -> tuple[dict[str, Any], int, dict[str, str]]:
+    """Body, status and headers of the answer when the database is unavailable."""
+    body = error_body("unavailable", "The database is unavailable; retry later.")
+    return body, status.HTTP_503_SERVICE_UNAVAILABLE, {"Retry-After": str(RETRY_AFTER_SECONDS)}
 
 
 def error_body(code: str, message: str, fields: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -79,6 +95,10 @@ def _describe(obj: Any) -> str:
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    if isinstance(exc, DATABASE_ERRORS):
+        logger.error("database unavailable: %s", exc)
+        body, answer, headers = unavailable()
+        return Response(body, status=answer, headers=headers)
     if isinstance(exc, RequestDataTooBig):
         return Response(
             error_body("too_large", "The request body is larger than 1 MiB."),

@@ -1,11 +1,14 @@
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
-from oncall.api.errors import error_body
+from oncall.api.errors import DATABASE_ERRORS, error_body, unavailable
+
+logger = logging.getLogger(__name__)
 
 
 class BodySizeLimitMiddleware:
@@ -42,3 +45,24 @@ class RefuseNulMiddleware:
                 error_body("invalid", "The URL contains a NUL character (%00)."), status=400
             )
         return self.get_response(request)
+
+
+class DatabaseUnavailableMiddleware:
+    """503 with ``Retry-After`` (not 500) when a view outside the REST API (feeds, pages)
+    finds the database down; API views answer the same through ``exception_handler``."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if not isinstance(exception, DATABASE_ERRORS):
+            return None
+        logger.error("database unavailable: %s", exception)
+        body, status, headers = unavailable()
+        if request.path.startswith("/api/"):
+            return JsonResponse(body, status=status, headers=headers)
+        message = "The service is unavailable (database); retry later.\n"
+        return HttpResponse(message, status=status, headers=headers, content_type="text/plain")

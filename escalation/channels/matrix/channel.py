@@ -29,6 +29,7 @@ from escalation.channels import ChannelError, Delivery
 from escalation.channels.matrix import render
 from escalation.channels.matrix.client import MatrixClient, MatrixError
 from escalation.models import Incident, MatrixMessage, Notification
+from oncall.enqueue import enqueue
 from rotations.models import Person
 
 log = logging.getLogger(__name__)
@@ -150,7 +151,7 @@ def changed(incident_id: int, soon: bool = False) -> None:
         from escalation import tasks
 
         countdown = 0 if soon else edit_interval().seconds
-        tasks.matrix_refresh.apply_async(args=(incident_id,), countdown=countdown)
+        enqueue(tasks.matrix_refresh, incident_id, countdown=countdown)
 
 
 def refresh(incident_id: int, now: datetime | None = None) -> int:

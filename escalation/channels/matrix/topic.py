@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db import transaction
 from django.utils import timezone
 
 from escalation import tasks
@@ -25,6 +24,7 @@ from escalation.channels.matrix import render
 from escalation.channels.matrix.channel import client
 from escalation.channels.matrix.client import MatrixError
 from escalation.models import Repo
+from oncall.enqueue import enqueue_on_commit
 from rotations import schedule, selectors
 from rotations.models import HandoffNotice, Person, Rotation, Team
 
@@ -191,4 +191,4 @@ def on_saved(sender: Any, instance: Team | Repo, **kwargs: Any) -> None:
     workflow changed): set that room's topic after the commit, from a worker."""
     room = instance.matrix_room
     if room:
-        transaction.on_commit(lambda: tasks.matrix_topic.delay(room))
+        enqueue_on_commit(tasks.matrix_topic, room)
