@@ -31,7 +31,7 @@ from rotations.models import Person
 SALT = "oncall.escalation.actions"
 ACTIONS = ("claim", "resolve", "mute")
 CHANNEL = "email"
-MAX_MUTE_MINUTES = 60 * 24 * 90
+MAX_MUTE_MINUTES = lifecycle.MAX_MUTE // timedelta(minutes=1)
 
 
 class InvalidLink(Exception):
@@ -127,14 +127,14 @@ def conflict(signed: SignedAction) -> str | None:
 
 
 def _perform(signed: SignedAction) -> Incident:
-    if signed.action == "claim":
-        return lifecycle.claim(signed.incident, signed.person, CHANNEL)
-    if signed.action == "resolve":
-        return lifecycle.resolve(signed.incident, signed.person, CHANNEL)
-    if signed.minutes is None:  # read_token does not let this happen
-        raise InvalidLink("The link has no mute duration.")
-    until = timezone.now() + timedelta(minutes=signed.minutes)
-    return lifecycle.mute(signed.incident, signed.person, CHANNEL, until)
+    until = None
+    if signed.action == "mute":
+        if signed.minutes is None:  # read_token does not let this happen
+            raise InvalidLink("The link has no mute duration.")
+        until = timezone.now() + timedelta(minutes=signed.minutes)
+    return lifecycle.perform(
+        signed.incident, signed.action, by=signed.person, channel=CHANNEL, until=until
+    )
 
 
 def _page(request: HttpRequest, template: str, status: int, **context: Any) -> HttpResponse:

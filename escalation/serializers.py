@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from rest_framework import serializers
@@ -206,5 +207,7 @@ class ActionSerializer(serializers.Serializer):
         help_text="handle, e-mail or Matrix ID; a person's token may omit it",
     )
     note = serializers.CharField(required=False, allow_blank=True, default="")
-    minutes = serializers.IntegerField(required=False, min_value=1, max_value=60 * 24 * 90)
+    minutes = serializers.IntegerField(
+        required=False, min_value=1, max_value=lifecycle.MAX_MUTE // timedelta(minutes=1)
+    )
     until = serializers.DateTimeField(required=False)

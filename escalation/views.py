@@ -156,14 +156,20 @@ class IncidentViewSet(viewsets.ReadOnlyModelViewSet):
             }
         return super().get_serializer(*args, **kwargs)
 
-    def _act(self, request: Request, run: Any) -> Response:
+    def _act(self, request: Request, action: lifecycle.Action) -> Response:
         body = ActionSerializer(data=request.data)
         body.is_valid(raise_exception=True)
+        data = body.validated_data
+        until = _mute_end(data) if action == lifecycle.Action.MUTE else None
         incident = self.get_object()
-        person = _person(request, body.validated_data.get("by"))
+        person = _person(request, data.get("by"))
         channel = "api" if request.auth is not None else "web"
         try:
-            run(incident, person, channel, body.validated_data)
+            lifecycle.perform(
+                incident, action, by=person, channel=channel, until=until, note=data["note"]
+            )
+        except lifecycle.InvalidMute as error:
+            raise ValidationError({"until": [str(error)]}) from error
         except lifecycle.InvalidState as error:
             raise ApiError(409, "invalid_state", str(error)) from error
         return Response(self.get_serializer(self.get_queryset().get(pk=incident.pk)).data)
@@ -171,38 +177,36 @@ class IncidentViewSet(viewsets.ReadOnlyModelViewSet):
     @extend_schema(request=ActionSerializer, responses=IncidentDetailSerializer)
     @action(detail=True, methods=["post"])
     def claim(self, request: Request, pk: str) -> Response:
-        return self._act(request, lambda i, p, c, d: lifecycle.claim(i, p, c))
+        return self._act(request, lifecycle.Action.CLAIM)
 
     @extend_schema(request=ActionSerializer, responses=IncidentDetailSerializer)
     @action(detail=True, methods=["post"])
     def unclaim(self, request: Request, pk: str) -> Response:
-        return self._act(request, lambda i, p, c, d: lifecycle.unclaim(i, p, c))
+        return self._act(request, lifecycle.Action.UNCLAIM)
 
     @extend_schema(request=ActionSerializer, responses=IncidentDetailSerializer)
     @action(detail=True, methods=["post"])
     def resolve(self, request: Request, pk: str) -> Response:
-        return self._act(request, lambda i, p, c, d: lifecycle.resolve(i, p, c, d["note"]))
+        return self._act(request, lifecycle.Action.RESOLVE)
 
     @extend_schema(request=ActionSerializer, responses=IncidentDetailSerializer)
     @action(detail=True, methods=["post"])
     def mute(self, request: Request, pk: str) -> Response:
-        def run(incident: Incident, person: Person, channel: str, data: dict[str, Any]) -> None:
-            if "until" in data:
-                until = data["until"]
-            elif "minutes" in data:
-                until = timezone.now() + timedelta(minutes=data["minutes"])
-            else:
-                raise ValidationError({"minutes": ["Give minutes or until."]})
-            if until <= timezone.now():
-                raise ValidationError({"until": ["Must be in the future."]})
-            lifecycle.mute(incident, person, channel, until)
-
-        return self._act(request, run)
+        return self._act(request, lifecycle.Action.MUTE)
 
     @extend_schema(request=ActionSerializer, responses=IncidentDetailSerializer)
     @action(detail=True, methods=["post"])
     def unmute(self, request: Request, pk: str) -> Response:
-        return self._act(request, lambda i, p, c, d: lifecycle.unmute(i, p, c))
+        return self._act(request, lifecycle.Action.UNMUTE)
+
+
+def _mute_end(data: dict[str, Any]) -> Any:
+    """The API's mute end: ``until`` as given, or ``minutes`` from now."""
+    if "until" in data:
+        return data["until"]
+    if "minutes" in data:
+        return timezone.now() + timedelta(minutes=data["minutes"])
+    raise ValidationError({"minutes": ["Give minutes or until."]})
 
 
 # Configuration -------------------------------------------------------------------

@@ -17,6 +17,7 @@ from django.utils import timezone
 from escalation.channels.matrix import channel, render, topic
 from escalation.channels.matrix.client import MatrixError
 from escalation.models import Incident, MatrixEvent, Repo
+from escalation.services import lifecycle
 
 if TYPE_CHECKING:
     from escalation.channels.matrix.listener import Listener
@@ -30,16 +31,16 @@ HELP = (
 )
 DURATION = re.compile(r"^(\d+)\s*([mhdw])$")
 UNITS = {"m": 60, "h": 3600, "d": 86400, "w": 604800}
-MAX_MUTE = timedelta(days=30)
 
 
 def duration(text: str) -> timedelta | None:
-    """``90m``, ``2h``, ``1d``, ``1w`` → a timedelta (None when not one, or > 30 days)."""
+    """``90m``, ``2h``, ``1d``, ``1w`` → a timedelta (None when not one, or longer than
+    the one mute limit, ``lifecycle.MAX_MUTE``)."""
     match = DURATION.match(text.strip().lower())
     if not match:
         return None
     span = timedelta(seconds=int(match[1]) * UNITS[match[2]])
-    return span if timedelta(0) < span <= MAX_MUTE else None
+    return span if timedelta(0) < span <= lifecycle.MAX_MUTE else None
 
 
 def run(listener: Listener, room_id: str, event: dict[str, Any], body: str) -> bool:
@@ -80,8 +81,9 @@ def run(listener: Listener, room_id: str, event: dict[str, Any], body: str) -> b
     if name == "mute" and len(args) > 1:
         span = duration(args[1])
         if span is None:
+            limit = lifecycle.MAX_MUTE.days
             return _answer(
-                listener, room_id, event, "Mute for 90m, 2h, 1d or 1w (at most 30 days)."
+                listener, room_id, event, f"Mute for 90m, 2h, 1d or 1w (at most {limit} days)."
             )
         options["seconds"] = int(span.total_seconds())
     with transaction.atomic():
