@@ -1,6 +1,7 @@
 """Who hears that an incident changed: a repeat, a claim, a mute, resolution.
 
-The Matrix channel registers here to edit the incident's message. Hooks run after
+``escalation.plugins`` plugs the Matrix channel in here to edit the incident's
+message. Hooks run after
 the change commits and take the incident id and ``soon``: a person acted (claim,
 mute, resolve) and wants to see it, rather than one more repeat of a failure.
 """

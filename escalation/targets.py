@@ -30,11 +30,13 @@ class Recipient:
         return f"{who} ({self.channel})"
 
 
-# Channels that reach a person about an incident, in order; the Matrix channel adds
-# itself when configured (it mentions the person in the incident's room).
-PERSON_CHANNELS: list[Callable[[Person, Incident], Recipient | None]] = [
-    lambda p, incident: Recipient(Channel.EMAIL, p.email, p) if p.email else None,
-]
+def by_email(person: Person, incident: Incident) -> Recipient | None:
+    return Recipient(Channel.EMAIL, person.email, person) if person.email else None
+
+
+# Channels that reach a person about an incident, in order; filled by
+# ``escalation.plugins``: e-mail, then a mention in the incident's Matrix room.
+PERSON_CHANNELS: list[Callable[[Person, Incident], Recipient | None]] = []
 
 
 def for_person(person: Person | None, incident: Incident) -> list[Recipient]:

@@ -45,10 +45,10 @@ from oncall.api.throttling import IngestRate
 from oncall.models import Scope
 from rotations import acting
 from rotations import selectors as rotation_selectors
+from rotations.acting import acting_person
 from rotations.models import Person
 from rotations.schedule import OnCall
 from rotations.serializers import oncall_body, person_brief
-from rotations.views import acting_person
 
 # Ingestion -----------------------------------------------------------------------
 
@@ -275,7 +275,7 @@ def _time(value: Any) -> Any:
 # Who is on call for a repo (plugs into /api/v1/oncall/) ------------------------------
 
 
-def repo_oncall(request: Request, name: str, at: Any) -> dict[str, Any]:
+def repo_oncall(name: str, at: Any) -> dict[str, Any]:
     """The on-call answer of the repo's rotation, plus ``repo`` and ``backup_rotation``."""
     repo = Repo.objects.select_related("rotation", "backup_rotation").filter(name=name).first()
     if repo is None:

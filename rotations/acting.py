@@ -48,6 +48,11 @@ def actor(request: Any) -> Actor:
     return Actor(person, bool(user.is_staff))
 
 
+def acting_person(request: Any) -> Person | None:
+    """The person a request acts for: its token's person, or the logged-in user's."""
+    return actor(request).person
+
+
 def act_as(who: Actor, named: Person | None) -> Person | None:
     """The person to act as when the request names ``named`` (None: named nobody).
 

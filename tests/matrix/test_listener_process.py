@@ -10,7 +10,7 @@ from contextlib import contextmanager
 
 import pytest
 
-from escalation.channels import matrix
+from escalation import plugins
 from escalation.models import Incident
 from oncall.celery import app
 from tests.matrix.chatops import build_team, open_incident, root_of
@@ -24,9 +24,9 @@ def bot(settings, synapse):
     bot = synapse.register("listenerbot")
     settings.MATRIX_HOMESERVER, settings.MATRIX_ACCESS_TOKEN = synapse.url, bot.access_token
     app.conf.task_always_eager = True
-    matrix.setup()
+    plugins.register_matrix()
     yield bot
-    matrix.teardown()
+    plugins.unregister_matrix()
     app.conf.task_always_eager = False
 
 

@@ -1,17 +1,17 @@
 """The Matrix channel and chat-ops: on when ``MATRIX_HOMESERVER`` and
 ``MATRIX_ACCESS_TOKEN`` are set (see docs/matrix.md).
 
-``setup()`` plugs it in: the channel itself, people reached by a mention in the
-incident's room, edits when an incident changes, handoffs in the team room.
+``escalation.plugins`` plugs it in: the channel itself, people reached by a mention
+(``mention``) in the incident's room, edits when an incident changes, handoffs in the
+team room.
 """
 
 from __future__ import annotations
 
 from django.conf import settings
 
-from escalation import changes, channels, targets
+from escalation import targets
 from escalation.models import Incident, Notification
-from rotations import notices
 from rotations.models import Person
 
 
@@ -19,33 +19,9 @@ def configured() -> bool:
     return bool(settings.MATRIX_HOMESERVER and settings.MATRIX_ACCESS_TOKEN)
 
 
-def _mention(person: Person, incident: Incident) -> targets.Recipient | None:
+def mention(person: Person, incident: Incident) -> targets.Recipient | None:
+    """A person with a Matrix ID is reached by a mention in the incident's room."""
     from escalation.channels.matrix.channel import room_of
 
     room = room_of(incident) if person.matrix_id else ""
     return targets.Recipient(Notification.Channel.MATRIX, room, person) if room else None
-
-
-def setup() -> None:
-    """Plug the channel in (idempotent)."""
-    from escalation.channels.matrix import channel, topic
-
-    channels.register(Notification.Channel.MATRIX, channel.MatrixChannel())
-    if _mention not in targets.PERSON_CHANNELS:
-        targets.PERSON_CHANNELS.append(_mention)
-    if channel.changed not in changes.HOOKS:
-        changes.HOOKS.append(channel.changed)
-    if topic.on_handoff not in notices.HANDOFF_HOOKS:
-        notices.HANDOFF_HOOKS.append(topic.on_handoff)
-
-
-def teardown() -> None:
-    """Unplug it (tests switch Matrix on and off)."""
-    from escalation.channels.matrix import channel, topic
-
-    channels.unregister(Notification.Channel.MATRIX)
-    for hooks in (targets.PERSON_CHANNELS, changes.HOOKS, notices.HANDOFF_HOOKS):
-        for hook in list(hooks):
-            if hook in (_mention, channel.changed, topic.on_handoff):
-                hooks.remove(hook)  # type: ignore[arg-type]
-    channel.client.cache_clear()

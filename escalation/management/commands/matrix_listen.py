@@ -16,6 +16,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError
 from django.db import InterfaceError, OperationalError, close_old_connections
 
+from escalation import plugins
 from escalation.channels import matrix
 
 log = logging.getLogger("escalation.matrix")
@@ -32,7 +33,7 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         if not matrix.configured():
             raise CommandError("Set MATRIX_HOMESERVER and MATRIX_ACCESS_TOKEN first.")
-        matrix.setup()
+        plugins.register_matrix()
         from escalation.channels.matrix.channel import client
         from escalation.channels.matrix.client import MatrixError
         from escalation.channels.matrix.listener import Listener
