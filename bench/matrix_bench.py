@@ -49,7 +49,7 @@ django.setup()
 
 from django.conf import settings  # noqa: E402
 
-from escalation.channels import matrix  # noqa: E402
+from escalation import plugins  # noqa: E402
 from escalation.models import Incident  # noqa: E402
 from escalation.services import ingestion  # noqa: E402
 from oncall.celery import app  # noqa: E402
@@ -88,7 +88,7 @@ def main(options: argparse.Namespace) -> int:
     bot.join(room)
     bob.join(room)
     settings.MATRIX_HOMESERVER, settings.MATRIX_ACCESS_TOKEN = synapse.url, bot.access_token
-    matrix.setup()
+    plugins.register_matrix()
     build_team(room, alice, bob)
     total = options.incidents + options.burst
     app.conf.task_always_eager = True  # this process posts the messages itself

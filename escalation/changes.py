@@ -15,6 +15,6 @@ from django.db import transaction
 HOOKS: list[Callable[[int, bool], None]] = []
 
 
-def changed(incident_id: int, *, soon: bool = False) -> None:
+def incident_changed(incident_id: int, *, soon: bool = False) -> None:
     for hook in HOOKS:
         transaction.on_commit(lambda hook=hook: hook(incident_id, soon))  # type: ignore[misc]

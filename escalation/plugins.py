@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from escalation import changes, channels, config, targets
+from escalation import changes, channels, routing_cache, targets
 from escalation.channels import email, webhook
 from escalation.channels import matrix as matrix_channel
 from escalation.channels.matrix import channel, topic
@@ -39,7 +39,7 @@ def register() -> None:
     _add(targets.PERSON_CHANNELS, targets.by_email)
     rotation_selectors.ONCALL_RESOLVERS["rotation"] = rotation_oncall
     rotation_selectors.ONCALL_RESOLVERS["repo"] = repo_oncall
-    config.connect()
+    routing_cache.connect()
     if matrix_channel.configured():
         register_matrix()
 
@@ -48,7 +48,7 @@ def register_matrix() -> None:
     """Plug the Matrix channel in (idempotent; tests switch it on and off)."""
     channels.register(Notification.Channel.MATRIX, channel.MatrixChannel())
     _add(targets.PERSON_CHANNELS, matrix_channel.mention)
-    _add(changes.HOOKS, channel.changed)
+    _add(changes.HOOKS, channel.on_incident_changed)
     _add(notices.HANDOFF_HOOKS, topic.on_handoff)
 
 
@@ -56,7 +56,7 @@ def unregister_matrix() -> None:
     """Unplug it again."""
     channels.unregister(Notification.Channel.MATRIX)
     _remove(targets.PERSON_CHANNELS, matrix_channel.mention)
-    _remove(changes.HOOKS, channel.changed)
+    _remove(changes.HOOKS, channel.on_incident_changed)
     _remove(notices.HANDOFF_HOOKS, topic.on_handoff)
     channel.client.cache_clear()
 

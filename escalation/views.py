@@ -9,7 +9,7 @@ from django.db.models import Prefetch, QuerySet
 from django.utils import timezone
 from django_filters import rest_framework as filters
 from drf_spectacular.utils import extend_schema
-from rest_framework import status, viewsets
+from rest_framework import viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
 from rest_framework.fields import DateTimeField
@@ -18,7 +18,6 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from escalation import coverage, selectors
-from escalation.ingest import BadPayload, Report, generic
 from escalation.models import (
     Contact,
     EscalationPolicy,
@@ -39,9 +38,8 @@ from escalation.serializers import (
     RouteSerializer,
     SilenceSerializer,
 )
-from escalation.services import ingestion, lifecycle
+from escalation.services import lifecycle
 from oncall.api.errors import ApiError
-from oncall.api.throttling import IngestRate
 from oncall.models import Scope
 from rotations import acting
 from rotations import selectors as rotation_selectors
@@ -49,33 +47,6 @@ from rotations.acting import acting_person
 from rotations.models import Person
 from rotations.schedule import OnCall
 from rotations.serializers import oncall_body, person_brief
-
-# Ingestion -----------------------------------------------------------------------
-
-
-class IngestView(APIView):
-    """Parse a delivery into reports, store them all, then answer 202."""
-
-    required_scopes = {"POST": Scope.INGEST}
-    throttle_classes = [IngestRate]
-
-    def parse(self, request: Request) -> list[Report]:
-        raise NotImplementedError
-
-    @extend_schema(request=dict, responses={202: dict})
-    def post(self, request: Request) -> Response:
-        try:
-            reports = self.parse(request)
-        except BadPayload as error:
-            raise ValidationError(error.fields or {"non_field_errors": [str(error)]}) from error
-        accepted = ingestion.accept(reports)
-        return Response(accepted.body(), status=status.HTTP_202_ACCEPTED)
-
-
-class EventsView(IngestView):
-    def parse(self, request: Request) -> list[Report]:
-        return generic.parse(request.data, request.headers.get("Idempotency-Key", ""))
-
 
 # Incidents -----------------------------------------------------------------------
 

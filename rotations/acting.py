@@ -9,7 +9,7 @@ may name anyone: that is what such a bot is for.
 Every entry point that takes a person to act as goes through ``act_as``: REST
 incident actions, web forms that pick a person (overrides), feed resets. E-mail
 action links are outside this rule: their signature names the person, and nothing
-in the request can change it (escalation.actions).
+in the request can change it (escalation.action_links).
 """
 
 from __future__ import annotations

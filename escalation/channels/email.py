@@ -121,7 +121,7 @@ class Item:
 
 
 def _items(batch: list[Notification], address: str) -> list[Item]:
-    from escalation.actions import action_url
+    from escalation.action_links import action_url
     from escalation.models import Notification
 
     first_per_incident: dict[int, Notification] = {}

@@ -1,7 +1,7 @@
-from escalation.models.config import Contact, EscalationPolicy, Repo, Route, Silence
 from escalation.models.incidents import Incident, Occurrence, TimelineEntry
 from escalation.models.matrix import MatrixEvent, MatrixMessage, MatrixSync
 from escalation.models.notifications import Notification
+from escalation.models.routing import Contact, EscalationPolicy, Repo, Route, Silence
 
 __all__ = [
     "Contact",

@@ -7,7 +7,7 @@ from django.db.models import Q
 from django.utils.timezone import now
 
 from escalation import classification
-from escalation.models.config import Contact, Repo, Route
+from escalation.models.routing import Contact, Repo, Route
 from rotations.models import Person
 
 

@@ -65,7 +65,7 @@ def _note(
         detail=detail,
         at=at or timezone.now(),
     )
-    changes.changed(incident.pk, soon=True)
+    changes.incident_changed(incident.pk, soon=True)
 
 
 def _transition(incident: Incident, action: str, allowed: Q, **changes: object) -> Incident:

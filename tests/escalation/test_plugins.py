@@ -13,7 +13,7 @@ REGISTRIES = ("PERSON_CHANNELS", "HOOKS", "HANDOFF_HOOKS", "ONCALL_RESOLVERS")
 def test_ready_fills_every_registry_without_matrix(settings):
     assert channels.get("email") is not None and channels.get("webhook") is not None
     assert channels.get("matrix") is None
-    assert targets.PERSON_CHANNELS == [targets.by_email]
+    assert [targets.by_email] == targets.PERSON_CHANNELS
     assert changes.HOOKS == [] and notices.HANDOFF_HOOKS == []
     assert sorted(selectors.ONCALL_RESOLVERS) == ["repo", "rotation"]
 
@@ -28,7 +28,7 @@ def test_matrix_plugs_in_and_out_of_every_registry_it_uses():
     finally:
         plugins.unregister_matrix()
     assert channels.get("matrix") is None
-    assert targets.PERSON_CHANNELS == [targets.by_email]
+    assert [targets.by_email] == targets.PERSON_CHANNELS
     assert changes.HOOKS == [] and notices.HANDOFF_HOOKS == []
 
 

@@ -127,7 +127,7 @@ def reply(incident: Incident, room: str, text: str, key: str) -> str | None:
 # Edits ---------------------------------------------------------------------------
 
 
-def changed(incident_id: int, soon: bool = False) -> None:
+def on_incident_changed(incident_id: int, soon: bool = False) -> None:
     """The incident changed: its messages need an edit (called after the change commits).
     Repeats are gathered into one edit per ``EDIT_INTERVAL``; what a person did shows
     at once."""
