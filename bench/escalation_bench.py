@@ -2,7 +2,7 @@
 
     .venv/bin/python scripts/testenv.py -- .venv/bin/python bench/escalation_bench.py
 
-Creates its own database (``oncall_bench_escalation`` under the configured server,
+Creates its own database (``oncall_bench_escalation_<pid>`` under the configured server,
 migrated) and starts a throwaway Redis on a free loopback port (the shared one is
 never used: this process queues tasks too). Both go away at the end.
 
@@ -15,12 +15,20 @@ never used: this process queues tasks too). Both go away at the end.
     worker (queues default,escalation,notify; prefork, 2 processes, as ``runstack``
     starts it), one beat with the default tick (ESCALATION_TICK_SECONDS=5) and an
     aiosmtpd server in this process. ``--events`` generic events, ``--spacing`` apart,
-    each a new failure of a repo whose policy pages a person of its own at once (no
-    aggregation). t0 = the 202 came back, t1 = the server received the mail listing
-    that incident (``X-Oncall-Incidents``).
+    each a new failure of a repo whose policy pages a person of its own at once.
+    t0 = the 202 came back (the event is accepted), t1 = the server received the mail
+    listing that incident (``X-Oncall-Incidents``): accepted → handed to SMTP.
 (c) The same with every ETA task lost: gunicorn queues into a Redis database no
     worker reads, so only the beat's sweep finds the new incidents. The first page
     must then arrive within one tick plus sending.
+(d) Five failures one second apart, all paging the same person: each first page goes
+    out at once (storm protection only starts beyond ``ONCALL_EMAIL_BURST``, 5).
+(e) The embedded default of ``make run``: ``manage.py runstack`` with no
+    ``REDIS_URL`` and no ``DATABASE_URL`` (SQLite, kombu's filesystem broker) in a
+    data directory of its own, the same events as (b).
+
+Targets (issue 11): first page p99 < 1 s with PostgreSQL + Redis, < 2 s embedded.
+``--embedded-only`` runs (e) alone (no PostgreSQL work beyond the throwaway database).
 """
 
 from __future__ import annotations
@@ -32,6 +40,7 @@ import json
 import logging
 import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
@@ -53,7 +62,7 @@ from common import (  # bench/common.py
     wait_for,
 )
 
-DATABASE = "oncall_bench_escalation"
+DATABASE = f"oncall_bench_escalation_{os.getpid()}"  # runs never collide
 TICK = 5
 INCIDENTS, DUE = 10_000, 1_000
 
@@ -235,6 +244,19 @@ def people_with_policies(prefix: str, count: int) -> None:
     )
 
 
+def one_person_repos(prefix: str, count: int) -> None:
+    """``count`` repos ``bench/<prefix><n>`` whose policy pages one person at once."""
+    person = Person.objects.create(
+        handle=prefix, name=f"Person {prefix}", email=f"{prefix}@example.org"
+    )
+    policy = EscalationPolicy.objects.create(
+        slug=prefix,
+        name=f"Pages {prefix}",
+        steps=[{"wait_seconds": 0, "notify": [{"type": "person", "person": person.handle}]}],
+    )
+    Repo.objects.bulk_create(Repo(name=f"bench/{prefix}{n}", policy=policy) for n in range(count))
+
+
 def database_url() -> str:
     db = connection.settings_dict
     auth = db["USER"] + (f":{db['PASSWORD']}" if db["PASSWORD"] else "")
@@ -277,21 +299,28 @@ def latency_case(
     name: str,
     web_redis: str,
     prefix: str,
-    args: argparse.Namespace,
+    events: tuple[int, float],
     env: dict[str, str],
     token: str,
     inbox: Inbox,
 ) -> tuple[list[str], list[float]]:
+    """Post ``events`` (count, spacing) through a gunicorn of its own."""
     port = free_port()
     argv = [sys.executable, "-m", "gunicorn", "oncall.wsgi", "--bind", f"{HOST}:{port}"]
     argv += ["--workers", "2", "--graceful-timeout", "5"]
     log = Path(env["ONCALL_DATA_DIR"]) / f"gunicorn-{prefix}.log"
     with process(argv, {**env, "REDIS_URL": web_redis}, log):
         wait_for(lambda: port_open(port), 30, "gunicorn", log)
-        answered = post_events(port, token, prefix, args.events, args.spacing)
-        deadline = time.monotonic() + 3 * TICK  # what has not come by then counts as lost
-        while not set(answered) <= set(inbox.first) and time.monotonic() < deadline:
-            time.sleep(0.1)
+        answered = post_events(port, token, prefix, *events)
+        return measured(name, answered, inbox)
+
+
+def measured(name: str, answered: dict[int, float], inbox: Inbox) -> tuple[list[str], list[float]]:
+    """The table row for events ``answered`` (incident → 202 time), once their first
+    mails came or 3 ticks passed (what has not come by then counts as lost)."""
+    deadline = time.monotonic() + 3 * TICK
+    while not set(answered) <= set(inbox.first) and time.monotonic() < deadline:
+        time.sleep(0.1)
     latencies = [inbox.first[pk] - t0 for pk, t0 in answered.items() if pk in inbox.first]
     lost = len(answered) - len(latencies)
     row = [
@@ -305,21 +334,77 @@ def latency_case(
     return row, latencies
 
 
-def main(args: argparse.Namespace) -> int:
-    began = time.monotonic()
-    rows, plan, problems = sweep_case()
-    print_table(
-        [["(a) engine", "advanced", "notifications", "queued", "queries", "ms", "ms/incident"]]
-        + rows
+EMBEDDED_SETUP = """
+from escalation.models import EscalationPolicy, Repo
+from oncall.models import ApiToken
+from rotations.models import Person
+for n in range({count}):
+    p = Person.objects.create(handle=f"e{{n}}", name=f"Person e{{n}}", email=f"e{{n}}@example.org")
+    policy = EscalationPolicy.objects.create(
+        slug=f"e{{n}}", name=f"Pages e{{n}}",
+        steps=[{{"wait_seconds": 0, "notify": [{{"type": "person", "person": p.handle}}]}}],
     )
-    print(f"\nEXPLAIN ANALYZE of the sweep's due query ({engine.BATCH} per batch):\n{plan}\n")
-    reset()
+    Repo.objects.create(name=f"bench/e{{n}}", policy=policy)
+token = ApiToken(name="bench", scopes=["ingest"])
+secret = token.set_new_secret()
+token.save()
+print(secret)
+"""
 
+
+def embedded_case(args: argparse.Namespace) -> tuple[list[str], list[float], Path]:
+    """(e): ``manage.py runstack`` on make run's defaults, in a data directory of its own,
+    with an inbox of its own (its incident ids start at 1 again)."""
+    data = _workdir / "embedded"
+    data.mkdir()
+    port = free_port()
+    inbox = Inbox()
+    inbox.controller.start()
+    env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "DATABASE_URL")}
+    env.update(
+        DJANGO_SETTINGS_MODULE="oncall.settings",
+        ONCALL_DATA_DIR=str(data),
+        EMAIL_URL=f"smtp://{HOST}:{inbox.port}",
+        ESCALATION_TICK_SECONDS=str(TICK),
+        ONCALL_DEMO="0",
+        HOST=HOST,
+        PORT=str(port),
+        SECRET_KEY=settings.SECRET_KEY,
+    )
+    manage = [sys.executable, str(ROOT / "manage.py")]
+    log = data / "runstack.log"
+    try:
+        subprocess.run([*manage, "migrate", "-v", "0"], env=env, cwd=ROOT, check=True)
+        setup = EMBEDDED_SETUP.format(count=args.events)
+        shell = [*manage, "shell", "-v", "0", "-c", setup]
+        done = subprocess.run(shell, env=env, cwd=ROOT, check=True, capture_output=True, text=True)
+        token = done.stdout.strip().splitlines()[-1]
+        with process([*manage, "runstack", "--no-migrate"], env, log):
+            wait_for(lambda: port_open(port), 60, "runstack's web", log)
+            wait_for(lambda: "ready." in log.read_text(), 60, "runstack's worker", log)
+            answered = post_events(port, token, "e", args.events, args.spacing)
+            row, latencies = measured("(e) embedded: SQLite, filesystem broker", answered, inbox)
+    finally:
+        inbox.controller.stop()
+    print(f"(e): {inbox.messages} mails for {len(inbox.first)} incidents")
+    if row[-1] != "0":
+        trouble = [line for line in log.read_text().splitlines() if "ERROR" in line]
+        print("\n".join(trouble[-20:]) or log.read_text()[-3000:], file=sys.stderr)
+    return row, latencies, log
+
+
+HEADER = ["first page", "events", "paged", "p50 s", "p90 s", "p99 s", "max s", "lost"]
+TARGETS = {"(b)": 1.0, "(d)": 1.0, "(e)": 2.0}  # p99 of accepted → handed to SMTP, issue 11
+
+
+def server_cases(args: argparse.Namespace, problems: list[str]) -> list[list[str]]:
+    """(b), (c) and (d) on PostgreSQL + Redis."""
     token = ApiToken(name="bench", scopes=["ingest"])
     secret = token.set_new_secret()
     token.save()
     people_with_policies("b", args.events)
     people_with_policies("c", args.events)
+    one_person_repos("d", 5)
     inbox = Inbox()
     inbox.controller.start()
     env = {
@@ -334,7 +419,8 @@ def main(args: argparse.Namespace) -> int:
     }
     celery = [sys.executable, "-m", "celery", "-A", "oncall"]
     worker_log = _workdir / "worker.log"
-    latency = [["first page", "events", "paged", "p50 s", "p90 s", "p99 s", "max s", "lost"]]
+    latency = []
+    events = (args.events, args.spacing)
     try:
         with (
             process(
@@ -347,7 +433,7 @@ def main(args: argparse.Namespace) -> int:
         ):
             wait_for(lambda: "ready." in worker_log.read_text(), 60, "the worker", worker_log)
             row, _ = latency_case(
-                "(b) ETA task, broker intact", env["REDIS_URL"], "b", args, env, secret, inbox
+                "(b) ETA task, broker intact", env["REDIS_URL"], "b", events, env, secret, inbox
             )
             latency.append(row)
             # Database 1 of the same Redis: the web tier's ETA tasks go where no worker reads.
@@ -355,7 +441,17 @@ def main(args: argparse.Namespace) -> int:
                 f"(c) every ETA task lost: sweep, tick {TICK} s",
                 f"redis://{HOST}:{REDIS_PORT}/1",
                 "c",
-                args,
+                events,
+                env,
+                secret,
+                inbox,
+            )
+            latency.append(row)
+            row, _ = latency_case(
+                "(d) 5 failures 1 s apart, one person",
+                env["REDIS_URL"],
+                "d",
+                (5, 1.0),
                 env,
                 secret,
                 inbox,
@@ -363,9 +459,8 @@ def main(args: argparse.Namespace) -> int:
             latency.append(row)
     finally:
         inbox.controller.stop()
-    print_table(latency)
     print(
-        f"\n{inbox.messages} mails for {len(inbox.first)} incidents; "
+        f"(b)-(d): {inbox.messages} mails for {len(inbox.first)} incidents; "
         f"{Notification.objects.filter(status='sent').count()} notifications sent"
     )
     if lost_eta:
@@ -377,12 +472,38 @@ def main(args: argparse.Namespace) -> int:
         )
         if not within:
             problems.append(f"a first page took {slowest:.2f} s without its ETA task")
-    for label in ("(b)", "(c)"):
-        lost = next(r for r in latency if r[0].startswith(label))[-1]
-        if lost != "0":
-            problems.append(f"{label}: {lost} incidents never paged")
     if inbox.messages != len(inbox.first):
         problems.append(f"{inbox.messages} mails for {len(inbox.first)} incidents")
+    if problems:
+        print(worker_log.read_text()[-3000:], file=sys.stderr)
+    return latency
+
+
+def main(args: argparse.Namespace) -> int:
+    began = time.monotonic()
+    problems: list[str] = []
+    latency = [HEADER]
+    if not args.embedded_only:
+        rows, plan, problems = sweep_case()
+        print_table(
+            [["(a) engine", "advanced", "notifications", "queued", "queries", "ms", "ms/incident"]]
+            + rows
+        )
+        print(f"\nEXPLAIN ANALYZE of the sweep's due query ({engine.BATCH} per batch):\n{plan}\n")
+        reset()
+        latency += server_cases(args, problems)
+    if not args.skip_embedded:
+        row, _, log = embedded_case(args)
+        latency.append(row)
+    print()
+    print_table(latency)
+    for row in latency[1:]:
+        label = row[0].split()[0]
+        if row[-1] != "0":
+            problems.append(f"{label}: {row[-1]} incidents never paged")
+        target = TARGETS.get(label)
+        if target is not None and row[5] and float(row[5]) >= target:
+            problems.append(f"{label}: first page p99 {row[5]} s, target < {target:.0f} s")
     print(
         f"{os.cpu_count()} CPUs, Python {sys.version.split()[0]}, "
         f"PostgreSQL {connection.pg_version // 10000}, "  # type: ignore[attr-defined]
@@ -390,8 +511,6 @@ def main(args: argparse.Namespace) -> int:
     )
     for problem in problems:
         print(f"PROBLEM: {problem}", file=sys.stderr)
-    if problems:
-        print(worker_log.read_text()[-3000:], file=sys.stderr)
     return 1 if problems else 0
 
 
@@ -399,6 +518,8 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--events", type=int, default=100, help="per latency case")
     parser.add_argument("--spacing", type=float, default=0.2, help="seconds between events")
+    parser.add_argument("--embedded-only", action="store_true", help="only (e)")
+    parser.add_argument("--skip-embedded", action="store_true", help="no (e)")
     options = parser.parse_args()
     with _stack, bench_database(DATABASE):
         code = main(options)

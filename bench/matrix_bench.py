@@ -11,16 +11,29 @@ incident's ``claimed_at`` (set by the listener; same clock). Then the same 👀 
 burst of incidents at once. Also reported: claim → the message's status edit
 visible in the room (through the worker), the time to post the messages, and how
 many edits a storm of ``--storm`` repeats of one failure costs.
+
+MQTT publish → incident message in the room (``--mqtt`` failures, one new job each,
+``--mqtt-spacing`` apart): a throwaway Mosquitto, the real ``manage.py zuul_mqtt``
+and a worker on all queues, as ``make run`` starts them. t0 = just before the
+publish, t1 = the message's ``origin_server_ts`` on Synapse (same clock).
+``--broker embedded`` runs every process without Redis, on kombu's filesystem
+transport (``make run``'s default; ``CELERY_BROKER_POLL_MS`` as set); run it
+without ``DATABASE_URL`` (not under testenv.py) for SQLite as well:
+
+    .venv/bin/python bench/matrix_bench.py --broker embedded --only mqtt
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import shutil
 import statistics
 import sys
 import tempfile
 import time
+import uuid
 from contextlib import ExitStack
 from pathlib import Path
 
@@ -28,18 +41,42 @@ from common import (  # bench/common.py
     HOST,
     ROOT,
     bench_database,
+    free_port,
+    port_open,
     print_table,
     process,
     redis_server,
     wait_for,
 )
 
-DATABASE = "oncall_bench_matrix"
 
+def arguments() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--incidents", type=int, default=50)
+    parser.add_argument("--burst", type=int, default=20)
+    parser.add_argument("--edits", type=int, default=10)
+    parser.add_argument("--spacing", type=float, default=0.2)
+    parser.add_argument("--storm", type=int, default=200, help="repeats of one failure")
+    parser.add_argument("--storm-seconds", type=float, default=10)
+    parser.add_argument("--mqtt", type=int, default=20, help="MQTT publishes, one new failure each")
+    parser.add_argument("--mqtt-spacing", type=float, default=1.0)
+    parser.add_argument("--broker", choices=("redis", "embedded"), default="redis")
+    parser.add_argument("--only", choices=("all", "reactions", "mqtt"), default="all")
+    return parser.parse_args()
+
+
+OPTIONS = arguments()  # before Django reads REDIS_URL
 _stack = ExitStack()
 _workdir = Path(_stack.enter_context(tempfile.TemporaryDirectory(prefix="matrix-bench-")))
-REDIS_PORT = _stack.enter_context(redis_server(_workdir))
-os.environ["REDIS_URL"] = f"redis://{HOST}:{REDIS_PORT}/0"
+if OPTIONS.broker == "redis":
+    REDIS_PORT = _stack.enter_context(redis_server(_workdir))
+    os.environ["REDIS_URL"] = f"redis://{HOST}:{REDIS_PORT}/0"
+else:
+    os.environ.pop("REDIS_URL", None)  # every process: kombu's filesystem transport
+    os.environ["ONCALL_DATA_DIR"] = str(_workdir / "data")
+# Without DATABASE_URL, make run's SQLite: a file of its own, reached by the children too.
+SQLITE = not os.environ.get("DATABASE_URL")
+DATABASE = str(_workdir / "bench.sqlite3") if SQLITE else "oncall_bench_matrix"
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "oncall.settings")
 
@@ -50,7 +87,7 @@ django.setup()
 from django.conf import settings  # noqa: E402
 
 from escalation import plugins  # noqa: E402
-from escalation.models import Incident  # noqa: E402
+from escalation.models import Incident, MatrixMessage, Notification, Occurrence  # noqa: E402
 from escalation.services import ingestion  # noqa: E402
 from oncall.celery import app  # noqa: E402
 from tests.matrix.chatops import build_team, open_incident, report, root_of  # noqa: E402
@@ -90,6 +127,16 @@ def main(options: argparse.Namespace) -> int:
     settings.MATRIX_HOMESERVER, settings.MATRIX_ACCESS_TOKEN = synapse.url, bot.access_token
     plugins.register_matrix()
     build_team(room, alice, bob)
+    env = child_env(
+        DATABASE_URL=database_url(),
+        MATRIX_HOMESERVER=synapse.url,
+        MATRIX_ACCESS_TOKEN=bot.access_token,
+        REDIS_URL=os.environ.get("REDIS_URL"),
+    )
+    if options.only in ("all", "mqtt"):
+        mqtt_case(options, env, room, alice)
+    if options.only == "mqtt":
+        return 0
     total = options.incidents + options.burst
     app.conf.task_always_eager = True  # this process posts the messages itself
     started = time.monotonic()
@@ -99,12 +146,6 @@ def main(options: argparse.Namespace) -> int:
     app.conf.task_always_eager = False
     roots = {i.pk: root_of(i).event_id for i in incidents}
 
-    env = child_env(
-        DATABASE_URL=database_url(),
-        MATRIX_HOMESERVER=synapse.url,
-        MATRIX_ACCESS_TOKEN=bot.access_token,
-        REDIS_URL=os.environ["REDIS_URL"],
-    )
     manage = [sys.executable, "manage.py"]
     listen_log, worker_log = _workdir / "listener.log", _workdir / "worker.log"
     worker = [sys.executable, "-m", "celery", "-A", "oncall", "worker", "-Q", "notify,default"]
@@ -114,6 +155,79 @@ def main(options: argparse.Namespace) -> int:
         code = measure(options, room, alice, incidents, roots, listen_log, worker_log, posting)
         storm_case(options, room, alice, storm, worker_log)
         return code
+
+
+def zuul_failure(job: str) -> bytes:
+    """Zuul's MQTT message of one failed build of ``job`` (a new build each time)."""
+    payload = json.loads((ROOT / "tests/fixtures/zuul-periodic-failure.json").read_text())
+    build = payload["buildset"]["builds"][0]
+    build.update(job_name=job, uuid=uuid.uuid4().hex)
+    payload["buildset"]["builds"] = [build]
+    return json.dumps(payload).encode()
+
+
+def mqtt_case(options, env, room, alice) -> None:  # type: ignore[no-untyped-def]
+    """MQTT publish → the incident's message in the room, through make run's processes."""
+    import paho.mqtt.client as mqtt
+    from paho.mqtt.enums import CallbackAPIVersion
+
+    binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+    port = free_port()
+    subscriber_log, worker_log = _workdir / "zuul_mqtt.log", _workdir / "mqtt-worker.log"
+    queues = "default,escalation,notify"
+    worker = [sys.executable, "-m", "celery", "-A", "oncall", "worker", "--queues", queues]
+    subscriber = [sys.executable, "manage.py", "zuul_mqtt", "--url", f"mqtt://{HOST}:{port}"]
+    subscriber += ["--topic", "zuul/#", "--client-id", f"bench-{uuid.uuid4().hex[:8]}"]
+    latencies: list[float] = []
+    stages: dict[str, list[float]] = {"stored": [], "paged": [], "shown": []}
+    with ExitStack() as procs:
+        procs.enter_context(process([binary, "-p", str(port)], env, _workdir / "mosquitto.log"))
+        wait_for(lambda: port_open(port), 15, "mosquitto")
+        procs.enter_context(
+            process([*worker, "--concurrency", "2", "--loglevel", "WARNING"], env, worker_log)
+        )
+        procs.enter_context(process(subscriber, env, subscriber_log))
+        wait_for(lambda: "subscribed to" in subscriber_log.read_text(), 30, "zuul_mqtt")
+        publisher = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="bench-publisher")
+        publisher.connect(HOST, port)
+        publisher.loop_start()
+        time.sleep(3)  # the worker is up and idle: what a failure meets on a quiet day
+        for n in range(options.mqtt):
+            job = f"mqtt-{n}"
+            payload = zuul_failure(job)
+            t0 = time.time()
+            publisher.publish("zuul/scs/periodic-hourly", payload, qos=1).wait_for_publish(10)
+
+            def posted(job: str = job) -> str:
+                found = MatrixMessage.objects.filter(incident__job=job, root=True)
+                return found.exclude(event_id="").values_list("event_id", flat=True).first() or ""
+
+            wait_for(posted, 30, f"the message of {job}", worker_log)
+            shown = alice.event(room, posted())["origin_server_ts"] / 1000
+            latencies.append(shown - t0)
+            stored = Occurrence.objects.filter(incident__job=job).earliest("received_at")
+            page = Notification.objects.filter(incident__job=job, channel="matrix").earliest("pk")
+            stages["stored"].append(stored.received_at.timestamp() - t0)
+            stages["paged"].append(page.created_at.timestamp() - stored.received_at.timestamp())
+            stages["shown"].append(shown - page.created_at.timestamp())
+            time.sleep(options.mqtt_spacing)
+        publisher.disconnect()
+        publisher.loop_stop()
+    broker = "Redis" if options.broker == "redis" else "embedded (filesystem)"
+    poll = f", poll {settings.CELERY_BROKER_POLL_MS} ms" if options.broker == "embedded" else ""
+    database = "SQLite" if SQLITE else "PostgreSQL"
+    print(f"\nMQTT publish → incident message in the room ({broker} broker{poll}, {database})\n")
+    print_table(
+        [
+            ["case", "n", "p50 s", "p99 s", "max s"],
+            row(f"one failure at a time ({options.mqtt_spacing}s apart)", latencies),
+            row("  publish → stored (zuul_mqtt)", stages["stored"]),
+            row("  stored → page row (worker: advance)", stages["paged"]),
+            row("  page row → in the room (worker: deliver)", stages["shown"]),
+        ]
+    )
+    p99 = percentile(latencies, 99)
+    print(f"aim p99 < 2 s: {'met' if p99 < 2 else 'MISSED'} ({p99:.3f} s)")
 
 
 def storm_case(options, room, alice, incident, worker_log) -> None:  # type: ignore[no-untyped-def]
@@ -187,14 +301,6 @@ def measure(options, room, alice, incidents, roots, listen_log, worker_log, post
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--incidents", type=int, default=50)
-    parser.add_argument("--burst", type=int, default=20)
-    parser.add_argument("--edits", type=int, default=10)
-    parser.add_argument("--spacing", type=float, default=0.2)
-    parser.add_argument("--storm", type=int, default=200, help="repeats of one failure")
-    parser.add_argument("--storm-seconds", type=float, default=10)
-    options = parser.parse_args()
     with _stack, bench_database(DATABASE):
-        code = main(options)
+        code = main(OPTIONS)
     sys.exit(code)

@@ -8,9 +8,13 @@ the last retry) marks it ``failed`` and writes ``notify_failed`` on the timeline
 escalation goes on regardless. Pages for an incident that was claimed, resolved or
 muted meanwhile are cancelled instead of sent.
 
-Aggregation (e-mail): the first page to an address goes out at once; pages to the
-same address within the next ``AGGREGATION_WINDOW`` (60 s) wait for the window's end
-and go out together as one message listing all of them.
+Storm protection (e-mail): every page goes out at once, except that an address gets
+at most ``ONCALL_EMAIL_BURST`` messages per window of
+``ONCALL_EMAIL_BURST_WINDOW_SECONDS`` (a window opens with the first message after the
+previous one ended). Pages beyond that are held until the window ends and go out as
+one digest, which opens the next window. The address's ``MailBurst`` row is locked
+while a worker decides, so several workers never exceed the limit. A retry re-sends
+exactly the message that failed (same rows, same Message-ID) and is not counted again.
 """
 
 from __future__ import annotations
@@ -19,18 +23,19 @@ import logging
 import uuid
 from datetime import datetime, timedelta
 
-from django.db import transaction
-from django.db.models import F, Q
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
 from escalation import channels
 from escalation.channels import ChannelError, http
-from escalation.models import Incident, Notification, TimelineEntry
+from escalation.models import Incident, MailBurst, Notification, TimelineEntry
+from escalation.models.mail import burst_key
 
 log = logging.getLogger(__name__)
 
-AGGREGATION_WINDOW = timedelta(seconds=60)
-AGGREGATE_MAX = 50
+DIGEST_MAX = 500  # pages listed in one digest; the rest go in the next one
 RETRY_DELAYS = [10, 30, 60, 120, 300, 600, 1200]  # seconds; then the row fails
 LEASE = timedelta(minutes=5)  # a row "sending" longer than this was lost with its worker
 Status = Notification.Status
@@ -49,51 +54,34 @@ def _still_wanted(n: Notification, now: datetime) -> bool:
 
 
 def _take(notification_id: int, now: datetime) -> list[Notification] | datetime | None:
-    """Lock and mark ``sending`` the batch to send now; a time when it must wait for the
-    aggregation window; None when there is nothing to do."""
+    """Lock and mark ``sending`` the rows to send now as one message; a time when the
+    row must wait for its address's digest; None when there is nothing to do."""
     with transaction.atomic():
-        first = (
-            Notification.objects.select_for_update(skip_locked=True, of=("self",))
-            .select_related("incident")
-            .filter(pk=notification_id, status__in=UNSENT, next_attempt_at__lte=now)
-            .first()
-        )
-        if first is None:
+        due = Notification.objects.filter(pk=notification_id, next_attempt_at__lte=now)
+        peek = due.filter(status__in=UNSENT).first()
+        if peek is None:
             return None
-        channel = channels.get(first.channel)
-        batch = [first]
-        if channel is not None and channel.aggregates and first.kind in PAGES:
-            last = (
-                Notification.objects.filter(
-                    channel=first.channel,
-                    address=first.address,
-                    status=Status.SENT,
-                    sent_at__gt=now - AGGREGATION_WINDOW,
-                )
-                .order_by("-sent_at")
-                .values_list("sent_at", flat=True)
-                .first()
-            )
-            if last is not None and first.attempts == 0:
-                wait_until = last + AGGREGATION_WINDOW
-                Notification.objects.filter(pk=first.pk).update(next_attempt_at=wait_until)
-                return wait_until
-            batch += list(
-                Notification.objects.select_for_update(skip_locked=True, of=("self",))
-                .select_related("incident")
-                .filter(
-                    channel=first.channel, address=first.address, status__in=UNSENT, kind__in=PAGES
-                )
-                .exclude(pk=first.pk)
-                .order_by("pk")[: AGGREGATE_MAX - 1]
-            )
-        keep = [n for n in batch if _still_wanted(n, now)]
-        cancelled = [n.pk for n in batch if n not in keep]
-        if cancelled:
-            Notification.objects.filter(pk__in=cancelled).update(
-                status=Status.FAILED,
-                error="cancelled: the incident was claimed, muted or resolved before it was sent",
-            )
+        retry = bool(peek.attempts and peek.batch)
+        # The address's burst row is locked before any of its notification rows, so a
+        # worker making a digest never finds a held page locked by a worker waiting
+        # for the burst row (it would have to leave it out).
+        burst = _lock_burst(peek) if not retry and _storm_protected(peek) else None
+        first = _lock(due)
+        if not first:
+            return None
+        batch = first
+        if retry:
+            # The same message again, with every row that failed with it.
+            batch += _lock(Notification.objects.filter(batch=peek.batch).exclude(pk=peek.pk))
+        elif _cancel(first, now):
+            return None
+        elif burst is not None:
+            held = _burst(burst, first[0], max(now, timezone.now()))
+            if isinstance(held, datetime):
+                Notification.objects.filter(pk=first[0].pk).update(next_attempt_at=held)
+                return held
+            batch = held
+        keep = [n for n in batch if n not in _cancel(batch, now)]
         if not keep:
             return None
         tag = uuid.uuid4().hex
@@ -109,9 +97,83 @@ def _take(notification_id: int, now: datetime) -> list[Notification] | datetime 
         return keep
 
 
+def _lock(rows: QuerySet[Notification], limit: int = DIGEST_MAX) -> list[Notification]:
+    """The unsent ``rows`` no other worker holds, locked until the transaction ends."""
+    return list(
+        rows.select_for_update(skip_locked=True, of=("self",))
+        .select_related("incident")
+        .filter(status__in=UNSENT)
+        .order_by("pk")[:limit]
+    )
+
+
+def _cancel(batch: list[Notification], now: datetime) -> list[Notification]:
+    """Fail (and return) the rows whose incident no longer wants them."""
+    cancelled = [n for n in batch if not _still_wanted(n, now)]
+    if cancelled:
+        Notification.objects.filter(pk__in=[n.pk for n in cancelled]).update(
+            status=Status.FAILED,
+            error="cancelled: the incident was claimed, muted or resolved before it was sent",
+        )
+    return cancelled
+
+
+def _storm_protected(n: Notification) -> bool:
+    channel = channels.get(n.channel)
+    return (
+        channel is not None
+        and channel.aggregates
+        and n.kind in PAGES
+        and settings.ONCALL_EMAIL_BURST > 0
+    )
+
+
+def _lock_burst(n: Notification) -> MailBurst:
+    """The burst row of ``n``'s address, locked (waiting for another worker's lock)."""
+    key = burst_key(n.channel, n.address)
+    locked = MailBurst.objects.select_for_update()
+    burst = locked.filter(key=key).first()
+    if burst is None:  # the first mail to this address: the new row is locked as ours
+        try:
+            with transaction.atomic():
+                burst = MailBurst.objects.create(
+                    key=key, channel=n.channel, address=n.address, window_started_at=timezone.now()
+                )
+        except IntegrityError:  # another worker's first mail to it, just committed
+            burst = locked.get(key=key)
+    return burst
+
+
+def _burst(burst: MailBurst, first: Notification, now: datetime) -> list[Notification] | datetime:
+    """Count ``first`` against its address's window: the rows to send now (``first``,
+    or the digest of every held page when the window it was held for has ended), or
+    when the current window ends if the address already got its share."""
+    window = timedelta(seconds=settings.ONCALL_EMAIL_BURST_WINDOW_SECONDS)
+    batch = [first]
+    if now >= burst.window_started_at + window:
+        if burst.digest_at is not None:
+            held = Notification.objects.filter(
+                channel=first.channel,
+                address=first.address,
+                kind__in=PAGES,
+                status=Status.PENDING,
+                attempts=0,
+                next_attempt_at__lte=now,
+            ).exclude(pk=first.pk)
+            batch += _lock(held, DIGEST_MAX - 1)
+        burst.window_started_at, burst.mails, burst.digest_at = now, 0, None
+    elif burst.mails >= settings.ONCALL_EMAIL_BURST:
+        burst.digest_at = burst.window_started_at + window
+        burst.save(update_fields=["digest_at"])
+        return burst.digest_at
+    burst.mails += 1
+    burst.save(update_fields=["window_started_at", "mails", "digest_at"])
+    return batch
+
+
 def deliver(notification_id: int) -> datetime | None:
-    """Send the notification (with what aggregates with it). Returns when to try again
-    (a retry or the end of an aggregation window), else None."""
+    """Send the notification (with the pages of its digest, or of its failed message).
+    Returns when to try again (a retry or the end of a storm window), else None."""
     now = timezone.now()
     taken = _take(notification_id, now)
     if taken is None or isinstance(taken, datetime):

@@ -10,6 +10,7 @@ registry                                        filled with
 ``escalation.targets.PERSON_CHANNELS``          e-mail; a mention in the incident's Matrix
                                                 room when configured
 ``escalation.changes.HOOKS``                    Matrix edits the incident's message
+``post_save`` of ``Team`` and ``Repo``          Matrix sets the room topic
 ``rotations.notices.HANDOFF_HOOKS``             Matrix posts the handoff, sets the topic
 ``rotations.selectors.ONCALL_RESOLVERS``        ``?rotation=`` and ``?repo=`` of
                                                 ``/api/v1/oncall/``
@@ -21,14 +22,17 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.db.models.signals import post_save
+
 from escalation import changes, channels, routing_cache, targets
 from escalation.channels import email, webhook
 from escalation.channels import matrix as matrix_channel
 from escalation.channels.matrix import channel, topic
-from escalation.models import Notification
+from escalation.models import Notification, Repo
 from escalation.views import repo_oncall
 from rotations import notices
 from rotations import selectors as rotation_selectors
+from rotations.models import Team
 from rotations.views import rotation_oncall
 
 
@@ -50,6 +54,9 @@ def register_matrix() -> None:
     _add(targets.PERSON_CHANNELS, matrix_channel.mention)
     _add(changes.HOOKS, channel.on_incident_changed)
     _add(notices.HANDOFF_HOOKS, topic.on_handoff)
+    for model in (Team, Repo):
+        uid = f"matrix-topic-{model.__name__}"
+        post_save.connect(topic.on_saved, sender=model, dispatch_uid=uid)
 
 
 def unregister_matrix() -> None:
@@ -58,6 +65,8 @@ def unregister_matrix() -> None:
     _remove(targets.PERSON_CHANNELS, matrix_channel.mention)
     _remove(changes.HOOKS, channel.on_incident_changed)
     _remove(notices.HANDOFF_HOOKS, topic.on_handoff)
+    for model in (Team, Repo):
+        post_save.disconnect(sender=model, dispatch_uid=f"matrix-topic-{model.__name__}")
     channel.client.cache_clear()
 
 

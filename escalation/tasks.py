@@ -68,3 +68,15 @@ def matrix_topics() -> int:
     from escalation.channels.matrix import topic
 
     return topic.update_all()
+
+
+@shared_task(name="escalation.tasks.matrix_topic", ignore_result=True)
+def matrix_topic(room: str) -> bool:
+    """Set one room's topic now: a team or repo was just saved with it."""
+    from escalation.channels import matrix
+
+    if not matrix.configured():
+        return False
+    from escalation.channels.matrix import topic
+
+    return topic.set_now(room)

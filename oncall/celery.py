@@ -23,10 +23,14 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "oncall.settings")
 # for the sweep. It bounds how long Redis must keep an unacknowledged message.
 MAX_ETA_SECONDS = 3600
 QUEUES = ("default", "escalation", "notify")
+TIMER_PRECISION_SECONDS = 0.1
 
 
-def broker_config(redis_url: str | None, broker_dir: Path) -> dict[str, Any]:
-    """Broker settings: Redis when a URL is given, else kombu's filesystem transport."""
+def broker_config(
+    redis_url: str | None, broker_dir: Path, poll_seconds: float = 0.1
+) -> dict[str, Any]:
+    """Broker settings: Redis when a URL is given, else kombu's filesystem transport,
+    which a worker reads by listing the folder every ``poll_seconds`` while it is idle."""
     if redis_url:
         return {
             "broker_url": redis_url,
@@ -46,20 +50,30 @@ def broker_config(redis_url: str | None, broker_dir: Path) -> dict[str, Any]:
             "data_folder_out": str(folder),
             "control_folder": str(control),
             "store_processed": False,
+            # kombu's default is 1 s per idle round, paid at each hop (advance, then
+            # deliver): 2-3 s from a report to the room. A tenth of that keeps an idle
+            # worker well under 1 % of a core (figures in docs/operations.md).
+            "polling_interval": poll_seconds,
         },
         "worker_enable_remote_control": False,
     }
 
 
-def app_config(redis_url: str | None, broker_dir: Path, tick_seconds: int) -> dict[str, Any]:
+def app_config(
+    redis_url: str | None, broker_dir: Path, tick_seconds: int, poll_seconds: float = 0.1
+) -> dict[str, Any]:
     return {
-        **broker_config(redis_url, broker_dir),
+        **broker_config(redis_url, broker_dir, poll_seconds),
         "task_ignore_result": True,
         "result_backend": None,
         # A task is acknowledged after it ran, and given back when its worker dies.
         "task_acks_late": True,
         "task_reject_on_worker_lost": True,
         "worker_prefetch_multiplier": 1,
+        # A worker holding ETA tasks (every re-ping ahead) sleeps up to this long before
+        # it looks at its schedule again, also for an ETA task that is due at once (an
+        # incident's first step): Celery's 1 s cost up to a second per first page.
+        "worker_timer_precision": TIMER_PRECISION_SECONDS,
         "task_serializer": "json",
         "accept_content": ["json"],
         "timezone": "UTC",

@@ -194,7 +194,13 @@ ONCALL_WEBHOOK_SECRET = (
 # Webhooks may reach loopback/private/link-local addresses only when set (SSRF guard).
 ONCALL_WEBHOOK_ALLOW_PRIVATE = env.flag("ONCALL_WEBHOOK_ALLOW_PRIVATE", False)
 ONCALL_ACTION_LINK_DAYS = env.integer("ONCALL_ACTION_LINK_DAYS", 7, minimum=1)
+# Storm protection: an address gets at most ONCALL_EMAIL_BURST mails per window at once;
+# further pages in that window go out as one digest at its end. 0 turns batching off.
+ONCALL_EMAIL_BURST = env.integer("ONCALL_EMAIL_BURST", 5, minimum=0)
+ONCALL_EMAIL_BURST_WINDOW_SECONDS = env.integer("ONCALL_EMAIL_BURST_WINDOW_SECONDS", 60, minimum=1)
 CELERY_BROKER_DIR = DATA_DIR / "broker"
+# The embedded broker (no REDIS_URL): how often an idle worker looks for new tasks.
+CELERY_BROKER_POLL_MS = env.integer("CELERY_BROKER_POLL_MS", 100, minimum=10)
 
 # Integrations -------------------------------------------------------------------
 GITHUB_WEBHOOK_SECRET = env.raw("GITHUB_WEBHOOK_SECRET")

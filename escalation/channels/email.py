@@ -1,4 +1,4 @@
-"""E-mail channel: one message per batch (all pending incidents for one address).
+"""E-mail channel: one message per batch — one incident, or a storm digest of several.
 
 Text and HTML bodies come from templates (``escalation/email/``); the HTML one
 escapes every piece of incident data. People paged for an incident get signed action
@@ -6,7 +6,8 @@ links (claim, mute 1 h, mute 1 day, resolve); provider contacts get forwarded
 failures and recoveries worded for an outside party, without links.
 
 Threading: each message's ``Message-ID`` is derived from its first notification row
-(``<oncall.n{pk}@domain>``), so a re-sent message keeps its identity. A message about a
+and the install's salt (``<oncall.n{pk}.{salt}@domain>``), so a re-sent message keeps
+its identity and a reset database (row numbers from 1 again) never repeats an id. A message about a
 single incident carries ``In-Reply-To``/``References`` pointing at the first message
 about that incident to the same address, and the same subject, so mail clients show
 one thread per incident.
@@ -15,7 +16,6 @@ one thread per incident.
 from __future__ import annotations
 
 import re
-import smtplib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from email.utils import formataddr
@@ -24,11 +24,12 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.mail import EmailMultiAlternatives, get_connection
+from django.core.mail import EmailMultiAlternatives
 from django.core.validators import validate_email
 from django.template.loader import render_to_string
 
 from escalation.channels import ChannelError, Delivery
+from oncall import mail
 
 if TYPE_CHECKING:
     from escalation.models import Incident, Notification
@@ -45,17 +46,10 @@ LINKS = [
 _MESSAGE_ID = re.compile(r"^<[^<>\s@]+@[^<>\s@]+>$")
 
 
-def domain() -> str:
-    """The host of ``ONCALL_BASE_URL``, else the domain of ``DEFAULT_FROM_EMAIL``."""
-    host = urlsplit(getattr(settings, "ONCALL_BASE_URL", "") or "").hostname
-    if host:
-        return host
-    sender = str(getattr(settings, "DEFAULT_FROM_EMAIL", "") or "")
-    return sender.rpartition("@")[2].strip(" >") or "localhost"
-
-
 def message_id(notification_id: int) -> str:
-    return f"<oncall.n{notification_id}@{domain()}>"
+    from escalation.models import Installation
+
+    return f"<oncall.n{notification_id}.{Installation.salt_value()}@{mail.domain()}>"
 
 
 def subject_of(incident: Incident) -> str:
@@ -221,15 +215,18 @@ def build_message(batch: list[Notification], connection: Any = None) -> EmailMul
             headers["In-Reply-To"] = root
             headers["References"] = root
     elif any(n.kind in PERSON_KINDS and n.person is not None for n in batch):
-        subject = f"[oncall] {len(items)} incidents need you"
+        subject = f"[oncall] Digest: {len(items)} incidents need you"
     else:
-        subject = f"[oncall] {len(items)} incident updates"
+        subject = f"[oncall] Digest: {len(items)} incident updates"
     context = {
         "items": items,
         "subject": subject,
         "person": person,
         "tz": (person.timezone if person else "") or "UTC",
         "base_url": settings.ONCALL_BASE_URL,
+        # Only storm protection puts several incidents in one message: say so.
+        "burst": settings.ONCALL_EMAIL_BURST,
+        "burst_window": settings.ONCALL_EMAIL_BURST_WINDOW_SECONDS,
     }
     text = render_to_string("escalation/email/notification.txt", context)
     html = render_to_string("escalation/email/notification.html", context)
@@ -246,33 +243,13 @@ def build_message(batch: list[Notification], connection: Any = None) -> EmailMul
     return message
 
 
-def classify(error: Exception) -> ChannelError:
-    """SMTP trouble as a ``ChannelError``: a recipient refused with 5xx or content
-    rejected with 5xx is permanent; everything else (no connection, timeouts, 4xx,
-    authentication and sender problems an operator can fix) is retried."""
-    if isinstance(error, smtplib.SMTPRecipientsRefused):
-        codes = [code for code, _ in error.recipients.values()]
-        permanent = bool(codes) and all(500 <= code < 600 for code in codes)
-        return ChannelError(f"Recipient refused: {error.recipients}", permanent=permanent)
-    if isinstance(error, smtplib.SMTPDataError):
-        return ChannelError(
-            f"Message refused: {error.smtp_code} {error.smtp_error!r}",
-            permanent=500 <= error.smtp_code < 600,
-        )
-    return ChannelError(f"SMTP: {error!r}", permanent=False)
-
-
 class EmailChannel:
     aggregates = True
 
     def send(self, batch: list[Notification]) -> Delivery:
+        """Through the shared mail path (``oncall.mail``), its errors as ``ChannelError``."""
         message = build_message(batch)
         try:
-            with get_connection(fail_silently=False) as connection:
-                message.connection = connection
-                sent = message.send()
-        except (smtplib.SMTPException, OSError) as error:
-            raise classify(error) from error
-        if not sent:
-            raise ChannelError("The mail backend sent nothing.", permanent=False)
-        return Delivery(external_id=message.extra_headers["Message-ID"])
+            return Delivery(external_id=mail.send(message))
+        except mail.MailError as error:
+            raise ChannelError(str(error), permanent=error.permanent) from error

@@ -1,4 +1,5 @@
 from escalation.models.incidents import Incident, Occurrence, TimelineEntry
+from escalation.models.mail import Installation, MailBurst
 from escalation.models.matrix import MatrixEvent, MatrixMessage, MatrixSync
 from escalation.models.notifications import Notification
 from escalation.models.routing import Contact, EscalationPolicy, Repo, Route, Silence
@@ -7,6 +8,8 @@ __all__ = [
     "Contact",
     "EscalationPolicy",
     "Incident",
+    "Installation",
+    "MailBurst",
     "MatrixEvent",
     "MatrixMessage",
     "MatrixSync",

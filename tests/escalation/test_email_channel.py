@@ -11,7 +11,7 @@ from django.core import signing
 from escalation import action_links
 from escalation.channels import ChannelError
 from escalation.channels.email import EmailChannel
-from escalation.models import Contact, Incident, Notification
+from escalation.models import Contact, Incident, Installation, Notification
 from tests.smtp import use_smtp_server
 
 pytestmark = pytest.mark.django_db
@@ -69,6 +69,10 @@ def notify(incident, address, *, person=None, kind="page", ping=0, channel="emai
     )
 
 
+def salt():
+    return Installation.objects.get().salt
+
+
 def bodies(message):
     return (
         message.get_body(("plain",)).get_content(),
@@ -100,7 +104,7 @@ def test_page_carries_the_incident_and_action_links(smtp, people):
     assert message["From"] == "oncall@example.org"
     subject = f"[oncall] #{incident.pk} FAILURE SovereignCloudStack/standards scs-check-gx-scs-main"
     assert message["Subject"] == subject
-    assert message["Message-ID"] == f"<oncall.n{page.pk}@oncall.example.org>"
+    assert message["Message-ID"] == f"<oncall.n{page.pk}.{salt()}@oncall.example.org>"
     assert delivery.external_id == message["Message-ID"]
     assert message["In-Reply-To"] is None
     text, html = bodies(message)
@@ -219,8 +223,8 @@ def test_several_incidents_for_one_address_go_out_as_one_message(smtp, people):
     delivery = EmailChannel().send(batch)
 
     [message] = smtp.messages
-    assert message["Subject"] == "[oncall] 3 incidents need you"
-    assert message["Message-ID"] == f"<oncall.n{batch[0].pk}@oncall.example.org>"
+    assert message["Subject"] == "[oncall] Digest: 3 incidents need you"
+    assert message["Message-ID"] == f"<oncall.n{batch[0].pk}.{salt()}@oncall.example.org>"
     assert delivery.external_id == message["Message-ID"]
     assert message["In-Reply-To"] is None
     text, html = bodies(message)
@@ -320,4 +324,34 @@ def test_message_id_falls_back_to_the_sender_domain(settings, smtp):
     settings.DEFAULT_FROM_EMAIL = "On call <oncall@mail.example.net>"
     page = notify(make_incident(), "ops@example.org")
     EmailChannel().send([page])
-    assert smtp.messages[0]["Message-ID"] == f"<oncall.n{page.pk}@mail.example.net>"
+    assert smtp.messages[0]["Message-ID"] == f"<oncall.n{page.pk}.{salt()}@mail.example.net>"
+
+
+def test_a_digest_says_it_is_storm_protection(smtp, people, settings):
+    settings.ONCALL_EMAIL_BURST, settings.ONCALL_EMAIL_BURST_WINDOW_SECONDS = 3, 30
+    alice = people["alice"]
+    batch = [notify(make_incident(job=f"job-{n}"), alice.email, person=alice) for n in range(2)]
+    EmailChannel().send(batch)
+    text, html = bodies(smtp.messages[0])
+    for body in (text, html):
+        assert "more than 3 messages within 30 seconds" in " ".join(body.lower().split())
+        assert "storm protection" in body
+
+
+def test_message_ids_never_repeat_after_a_database_reset(smtp):
+    page = notify(make_incident(), "ops@example.org")
+    EmailChannel().send([page])
+    number = page.pk
+    # A reset database: every row gone, row numbers start again.
+    Notification.objects.all().delete()
+    Incident.objects.all().delete()
+    Installation.objects.all().delete()
+    again = notify(make_incident(), "ops@example.org")
+    Notification.objects.filter(pk=again.pk).update(id=number)
+    again.pk = number
+
+    EmailChannel().send([again])
+
+    first, second = (m["Message-ID"] for m in smtp.messages)
+    assert first.startswith(f"<oncall.n{number}.") and second.startswith(f"<oncall.n{number}.")
+    assert first != second

@@ -1,11 +1,19 @@
-"""A real Synapse homeserver for the Matrix tests: one per test session, never mocked."""
+"""A real Synapse homeserver for the Matrix tests: one per test session, never mocked;
+the people on it, a room with the bot as moderator, and a team using that room."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime
 
 import pytest
+import time_machine
 
+from escalation import plugins
+from escalation.channels.matrix.channel import client
+from escalation.channels.matrix.listener import Listener
+from oncall.celery import app
+from tests.matrix.chatops import build_team
 from tests.matrix.synapse import Synapse, SynapseError
 
 
@@ -37,3 +45,55 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     if report.failed and isinstance(server, Synapse):
         report.sections.append(("Synapse log", server.log_tail()))
     return report
+
+
+NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)  # Alice's shift: 23 Nov to 7 Dec 09:00 UTC
+
+
+@pytest.fixture(scope="session")
+def accounts(synapse):
+    return {name: synapse.register(name) for name in ("oncallbot", "alice", "bob", "mallory")}
+
+
+@pytest.fixture
+def room(accounts):
+    alice = accounts["alice"]
+    others = [accounts[n] for n in ("oncallbot", "bob", "mallory")]
+    room_id = alice.create_room(name="infra", invite=[u.user_id for u in others])
+    for user in others:
+        user.join(room_id)
+    # As the README asks: the bot is a moderator, so it may set the topic.
+    levels = alice.state(room_id, "m.room.power_levels")
+    levels["users"][accounts["oncallbot"].user_id] = 50
+    alice.set_state(room_id, "m.room.power_levels", levels)
+    return room_id
+
+
+@pytest.fixture
+def bot(settings, synapse, accounts):
+    settings.MATRIX_HOMESERVER = synapse.url
+    settings.MATRIX_ACCESS_TOKEN = accounts["oncallbot"].access_token
+    settings.ONCALL_BASE_URL = "https://oncall.example.org"
+    app.conf.task_always_eager = True  # deliveries and edits run here, as a worker runs them
+    plugins.register_matrix()
+    yield accounts["oncallbot"]
+    plugins.unregister_matrix()
+    app.conf.task_always_eager = False
+
+
+@pytest.fixture
+def clock():
+    with time_machine.travel(NOW, tick=True) as traveller:
+        yield traveller
+
+
+@pytest.fixture
+def team(bot, room, accounts, clock):
+    return build_team(room, accounts["alice"], accounts["bob"])
+
+
+@pytest.fixture
+def listener(team):
+    listener = Listener(client(), timeout_ms=1000)
+    listener.run_once()  # the first start takes the current position
+    return listener

@@ -7,69 +7,15 @@ import logging
 from datetime import UTC, datetime, timedelta
 
 import pytest
-import time_machine
 
-from escalation import plugins
 from escalation.channels.matrix.channel import client
 from escalation.channels.matrix.listener import Listener
 from escalation.models import Incident, MatrixEvent, MatrixMessage, MatrixSync, TimelineEntry
 from escalation.services import ingestion, lifecycle
-from oncall.celery import app
 from rotations import notices
-from tests.matrix.chatops import body, build_team, open_incident, report, root_of, sync, work
+from tests.matrix.chatops import body, open_incident, report, root_of, sync, work
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)  # Alice's shift: 23 Nov to 7 Dec 09:00 UTC
-
-
-@pytest.fixture(scope="session")
-def accounts(synapse):
-    return {name: synapse.register(name) for name in ("oncallbot", "alice", "bob", "mallory")}
-
-
-@pytest.fixture
-def room(accounts):
-    alice = accounts["alice"]
-    others = [accounts[n] for n in ("oncallbot", "bob", "mallory")]
-    room_id = alice.create_room(name="infra", invite=[u.user_id for u in others])
-    for user in others:
-        user.join(room_id)
-    # As the README asks: the bot is a moderator, so it may set the topic.
-    levels = alice.state(room_id, "m.room.power_levels")
-    levels["users"][accounts["oncallbot"].user_id] = 50
-    alice.set_state(room_id, "m.room.power_levels", levels)
-    return room_id
-
-
-@pytest.fixture
-def bot(settings, synapse, accounts):
-    settings.MATRIX_HOMESERVER = synapse.url
-    settings.MATRIX_ACCESS_TOKEN = accounts["oncallbot"].access_token
-    settings.ONCALL_BASE_URL = "https://oncall.example.org"
-    app.conf.task_always_eager = True  # deliveries and edits run here, as a worker runs them
-    plugins.register_matrix()
-    yield accounts["oncallbot"]
-    plugins.unregister_matrix()
-    app.conf.task_always_eager = False
-
-
-@pytest.fixture
-def clock():
-    with time_machine.travel(NOW, tick=True) as traveller:
-        yield traveller
-
-
-@pytest.fixture
-def team(bot, room, accounts, clock):
-    return build_team(room, accounts["alice"], accounts["bob"])
-
-
-@pytest.fixture
-def listener(team):
-    listener = Listener(client(), timeout_ms=1000)
-    listener.run_once()  # the first start takes the current position
-    return listener
 
 
 def bot_messages(user, room, bot_id):

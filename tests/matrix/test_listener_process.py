@@ -82,3 +82,19 @@ def test_listener_joins_when_invited_and_claims_on_a_reaction(synapse, bot, tmp_
             "a claim after the restart",
             tmp_path / "again.log",
         )
+
+
+def test_listener_start_sets_the_topic_of_rooms_configured_while_it_was_away(
+    synapse, bot, tmp_path
+):
+    alice, bob = synapse.register("robin"), synapse.register("sasha")
+    room = alice.create_room(name="ops", invite=[bot.user_id], power_levels={bot.user_id: 50})
+    bot.join(room)
+    plugins.unregister_matrix()  # configured by a process without Matrix: nothing set the topic
+    build_team(room, alice, bob)
+    assert alice.topic(room) == ""
+    log = tmp_path / "listener.log"
+    with listening(synapse, bot, log):
+        assert "1 room topics set" in log.read_text()
+    topic = alice.topic(room)
+    assert topic.startswith("On call: ") and " until " in topic, topic

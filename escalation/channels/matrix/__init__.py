@@ -3,7 +3,7 @@
 
 ``escalation.plugins`` plugs it in: the channel itself, people reached by a mention
 (``mention``) in the incident's room, edits when an incident changes, handoffs in the
-team room.
+team room, the room topic when a team or repo is saved with a room.
 """
 
 from __future__ import annotations

@@ -24,10 +24,12 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from escalation import selectors
 from escalation.channels import ChannelError, Delivery
 from escalation.channels.matrix import render
 from escalation.channels.matrix.client import MatrixClient, MatrixError
 from escalation.models import Incident, MatrixMessage, Notification
+from rotations.models import Person
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +53,15 @@ def room_of(incident: Incident) -> str:
     if repo.matrix_room:
         return repo.matrix_room
     return repo.team.matrix_room if repo.team is not None else ""
+
+
+def responsible(incident: Incident) -> list[Person]:
+    """Who the room is told owns the failure now: the repo's on-call person, then the
+    backups; [] when the incident has no repo or its rotations have nobody."""
+    repo = incident.repo_ref
+    if repo is None:
+        return []
+    return selectors.responsible([repo], timezone.now()).get(repo.pk, [])
 
 
 def _error(error: MatrixError) -> ChannelError:
@@ -82,7 +93,7 @@ class MatrixChannel:
         if root.notification_id != n.pk and not _take_over(root, n):
             # Another notification is posting the root right now; it will be there soon.
             raise ChannelError("the incident's message is being posted", permanent=False)
-        content = render.root(incident, n.person)
+        content = render.root(incident, n.person, responsible(incident))
         event_id = client().send(room, content, key=n.key)
         MatrixMessage.objects.filter(pk=root.pk).update(
             event_id=event_id, digest=render.digest(content), edited_at=timezone.now()
@@ -167,7 +178,7 @@ def refresh(incident_id: int, now: datetime | None = None) -> int:
 def _edit(root: MatrixMessage) -> int:
     incident = Incident.objects.select_related("claimed_by", "resolved_by").get(pk=root.incident_id)
     paged = root.notification.person if root.notification else None
-    content = render.root(incident, paged)
+    content = render.root(incident, paged, responsible(incident))
     digest = render.digest(content)
     if digest == root.digest:
         return 0

@@ -23,7 +23,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from escalation.channels.matrix import channel, commands, render
+from escalation.channels.matrix import channel, commands, render, topic
 from escalation.channels.matrix.client import MatrixClient, MatrixError
 from escalation.models import Incident, MatrixEvent, MatrixMessage, MatrixSync
 from escalation.services import lifecycle
@@ -107,6 +107,7 @@ class Listener:
         try:
             self.client.join(room_id)
             log.info("matrix: joined %s", room_id)
+            topic.update(room_id)  # configured before the bot was invited: say who is on call
         except MatrixError as error:
             log.warning("matrix: could not join %s: %s", room_id, error)
 

@@ -94,8 +94,31 @@ def incident_link(incident: Incident) -> str:
     return f"{settings.ONCALL_BASE_URL}/incidents/{incident.pk}/"
 
 
-def root(incident: Incident, paged: Person | None) -> dict[str, Any]:
-    """The incident message; ``paged`` is mentioned as the responsible person."""
+def owners(people: list[Person]) -> tuple[str, str]:
+    """(plain, html): who is responsible (on call, then backups) as pills, or that
+    nobody is and where to fix it. Naming them does not ping them (``m.mentions``)."""
+    if not people:
+        coverage = f"{settings.ONCALL_BASE_URL}/coverage/"
+        text = "⚠️ No one is responsible for this repo — "
+        return (
+            f"{text}`!cover`, or see {coverage}",
+            f'{escape(text)}<code>!cover</code>, or see <a href="{escape(coverage)}">'
+            f"{escape(coverage)}</a>",
+        )
+    named = [who(p) for p in people]
+    plain, html = f"Responsible: {named[0][0]}", f"Responsible: {named[0][1]}"
+    if len(named) > 1:
+        plain += " · backup: " + ", ".join(n[0] for n in named[1:])
+        html += " · backup: " + ", ".join(n[1] for n in named[1:])
+    return plain, html
+
+
+def root(
+    incident: Incident, paged: Person | None, responsible: list[Person] | None = None
+) -> dict[str, Any]:
+    """The incident message; ``paged`` is mentioned (and pinged), ``responsible`` (the
+    repo's on-call person and backups; [] when nobody) named while it is unresolved;
+    None leaves them out."""
     title = " · ".join(x for x in (incident.result or "FAILURE", incident.repo) if x)
     where = ", ".join(x for x in (incident.pipeline, incident.branch) if x)
     job = f"{incident.job} ({where})" if where else incident.job
@@ -122,6 +145,10 @@ def root(incident: Incident, paged: Person | None) -> dict[str, Any]:
         plain.append(f"Workflow:\n{incident.workflow}")
         html.append(f"<p><strong>Workflow</strong></p>{workflow_html(incident.workflow)}")
     if incident.state != Incident.State.RESOLVED:
+        if responsible is not None:
+            line, line_html = owners(responsible)
+            plain.append(line)
+            html.append(f"<p>{line_html}</p>")
         name, pill = who(paged)
         ask = reactions_help()
         plain.append(f"{name}: {ask}." if paged else f"{ask[0].upper()}{ask[1:]}.")

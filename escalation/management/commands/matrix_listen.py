@@ -34,6 +34,7 @@ class Command(BaseCommand):
         if not matrix.configured():
             raise CommandError("Set MATRIX_HOMESERVER and MATRIX_ACCESS_TOKEN first.")
         plugins.register_matrix()
+        from escalation.channels.matrix import topic
         from escalation.channels.matrix.channel import client
         from escalation.channels.matrix.client import MatrixError
         from escalation.channels.matrix.listener import Listener
@@ -48,7 +49,12 @@ class Command(BaseCommand):
                 close_old_connections()
                 if listener is None:
                     listener = Listener(client(), timeout_ms=options["timeout"] * 1000)
-                    self.stdout.write(f"listening as {listener.user_id}", ending="\n")
+                    # Topics set while the bot was away (or never) are current from now on.
+                    written = topic.update_all()
+                    self.stdout.write(
+                        f"listening as {listener.user_id}; {written} room topics set",
+                        ending="\n",
+                    )
                     self.stdout.flush()
                 listener.run_once()
                 backoff = 1.0
