@@ -7,7 +7,7 @@ from typing import Any
 
 from rest_framework import serializers
 
-from escalation import matching, policies
+from escalation import matching, policies, selectors
 from escalation.models import Contact, EscalationPolicy, Incident, Repo, Route, Silence
 from escalation.services import lifecycle
 from rotations.models import Rotation, Team
@@ -163,7 +163,7 @@ class IncidentSerializer(serializers.ModelSerializer):
         return [person_brief(p) for p in people]
 
     def get_escalation(self, incident: Incident) -> dict[str, Any] | None:
-        view = lifecycle.escalation_view(incident, self.context.get("now"))
+        view = selectors.escalation_view(incident, self.context.get("now"))
         if view and view["next_at"] is not None:
             view["next_at"] = serializers.DateTimeField().to_representation(view["next_at"])
         return view

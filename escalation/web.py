@@ -38,7 +38,7 @@ def decorate(incidents: list[Incident], now: Any) -> list[Incident]:
     answers = selectors.responsible({i.repo_ref for i in incidents if i.repo_ref}, now)
     for incident in incidents:
         incident.people = answers.get(incident.repo_ref_id or 0, [])  # type: ignore[attr-defined]
-        incident.escalation = lifecycle.escalation_view(incident, now)  # type: ignore[attr-defined]
+        incident.escalation = selectors.escalation_view(incident, now)  # type: ignore[attr-defined]
         incident.muted = incident.is_muted(now)  # type: ignore[attr-defined]
     return incidents
 

@@ -20,6 +20,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.text import Truncator
 
+from escalation import selectors as escalation_selectors
 from escalation.models import Incident, Notification, Occurrence, TimelineEntry
 from escalation.services import lifecycle
 from rotations import selectors
@@ -225,12 +226,12 @@ class IncidentAdmin(admin.ModelAdmin):
 
     @admin.display(description="next page", ordering="next_escalation_at")
     def next_page(self, incident: Incident) -> Any:
-        view = lifecycle.escalation_view(incident)
+        view = escalation_selectors.escalation_view(incident)
         return view["next_at"] if view and view["next_at"] else "-"
 
     @admin.display(description="escalation now")
     def escalation(self, incident: Incident) -> str:
-        view = lifecycle.escalation_view(incident)
+        view = escalation_selectors.escalation_view(incident)
         if view is None:
             return "no policy"
         when = view["next_at"].isoformat() if view["next_at"] else "none"

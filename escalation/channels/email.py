@@ -29,6 +29,7 @@ from django.core.validators import validate_email
 from django.template.loader import render_to_string
 
 from escalation.channels import ChannelError, Delivery
+from escalation.links import action_url
 from oncall import mail
 
 if TYPE_CHECKING:
@@ -115,7 +116,6 @@ class Item:
 
 
 def _items(batch: list[Notification], address: str) -> list[Item]:
-    from escalation.action_links import action_url
     from escalation.models import Notification
 
     first_per_incident: dict[int, Notification] = {}

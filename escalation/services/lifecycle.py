@@ -11,7 +11,6 @@ advances open, unmuted incidents, so unclaim and unmute resume where it stood.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
 
 from django.db import models, transaction
 from django.db.models import Q
@@ -25,8 +24,7 @@ State = Incident.State
 Kind = TimelineEntry.Kind
 
 
-MAX_MUTE = timedelta(days=90)
-"""The one limit for a mute, whichever channel sets it (web, API, admin, e-mail, Matrix)."""
+MAX_MUTE = Incident.MAX_MUTE  # the one mute limit of every channel (90 days)
 
 
 class Action(models.TextChoices):
@@ -229,21 +227,3 @@ def start_escalation_if_due(incident: Incident, now: datetime) -> bool:
     forwarding.forward(incident, now)
     engine.schedule_advance(incident)
     return True
-
-
-def escalation_view(incident: Incident, now: datetime | None = None) -> dict[str, Any] | None:
-    """The API's ``escalation`` object: the next page is None while claimed or resolved,
-    and not before the mute ends."""
-    if not incident.policy:
-        return None
-    now = now or timezone.now()
-    next_at = incident.next_escalation_at
-    if incident.state != State.OPEN:
-        next_at = None
-    elif next_at is not None and incident.muted_until and incident.muted_until > now:
-        next_at = max(next_at, incident.muted_until)
-    return {
-        "policy": incident.policy.get("name", ""),
-        "step": incident.escalation_step,
-        "next_at": next_at,
-    }

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import time_machine
 
-from escalation import action_links
+from escalation import links
 from escalation.channels.matrix import commands
 from escalation.models import Incident, TimelineEntry
 from escalation.services import lifecycle
@@ -107,6 +107,6 @@ def test_matrix_keeps_the_one_mute_limit():
 
 def test_email_links_keep_the_one_mute_limit(incident, people):
     minutes = MAX_MUTE // timedelta(minutes=1)
-    assert action_links.make_token(incident.pk, people["alice"].pk, "mute", minutes)
+    assert links.make_token(incident.pk, people["alice"].pk, "mute", minutes)
     with pytest.raises(ValueError, match="Mute minutes"):
-        action_links.make_token(incident.pk, people["alice"].pk, "mute", minutes + 1)
+        links.make_token(incident.pk, people["alice"].pk, "mute", minutes + 1)
