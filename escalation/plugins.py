@@ -28,6 +28,7 @@ from escalation import changes, channels, routing_cache, targets
 from escalation.channels import email, webhook
 from escalation.channels import matrix as matrix_channel
 from escalation.channels.matrix import channel, topic
+from escalation.channels.matrix import tasks as matrix_tasks
 from escalation.models import Notification, Repo
 from escalation.views import repo_oncall
 from rotations import notices
@@ -51,19 +52,19 @@ def register() -> None:
 def register_matrix() -> None:
     """Plug the Matrix channel in (idempotent; tests switch it on and off)."""
     channels.register(Notification.Channel.MATRIX, channel.MatrixChannel())
-    _add(targets.PERSON_CHANNELS, matrix_channel.mention)
-    _add(changes.HOOKS, channel.on_incident_changed)
+    _add(targets.PERSON_CHANNELS, targets.by_matrix_mention)
+    _add(changes.HOOKS, matrix_tasks.on_incident_changed)
     _add(notices.HANDOFF_HOOKS, topic.on_handoff)
     for model in (Team, Repo):
         uid = f"matrix-topic-{model.__name__}"
-        post_save.connect(topic.on_saved, sender=model, dispatch_uid=uid)
+        post_save.connect(matrix_tasks.on_saved, sender=model, dispatch_uid=uid)
 
 
 def unregister_matrix() -> None:
     """Unplug it again."""
     channels.unregister(Notification.Channel.MATRIX)
-    _remove(targets.PERSON_CHANNELS, matrix_channel.mention)
-    _remove(changes.HOOKS, channel.on_incident_changed)
+    _remove(targets.PERSON_CHANNELS, targets.by_matrix_mention)
+    _remove(changes.HOOKS, matrix_tasks.on_incident_changed)
     _remove(notices.HANDOFF_HOOKS, topic.on_handoff)
     for model in (Team, Repo):
         post_save.disconnect(sender=model, dispatch_uid=f"matrix-topic-{model.__name__}")

@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from escalation import channels
+from escalation.channels.matrix.channel import room_of
 from escalation.models import Contact, Incident, Notification
 from escalation.selectors import oncall_by_rotation
 from rotations.models import Person, Rotation, Team
@@ -32,6 +33,12 @@ class Recipient:
 
 def by_email(person: Person, incident: Incident) -> Recipient | None:
     return Recipient(Channel.EMAIL, person.email, person) if person.email else None
+
+
+def by_matrix_mention(person: Person, incident: Incident) -> Recipient | None:
+    """A person with a Matrix ID is reached by a mention in the incident's room."""
+    room = room_of(incident) if person.matrix_id else ""
+    return Recipient(Channel.MATRIX, room, person) if room else None
 
 
 # Channels that reach a person about an incident, in order; filled by

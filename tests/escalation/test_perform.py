@@ -7,7 +7,7 @@ import pytest
 import time_machine
 
 from escalation import links
-from escalation.channels.matrix import commands
+from escalation.chatops import commands
 from escalation.models import Incident, TimelineEntry
 from escalation.services import lifecycle
 from escalation.services.lifecycle import MAX_MUTE, Action

@@ -11,7 +11,7 @@ import time_machine
 
 from escalation import plugins
 from escalation.channels.matrix.channel import client
-from escalation.channels.matrix.listener import Listener
+from escalation.chatops.listener import Listener
 from oncall.celery import app
 from tests.matrix.chatops import build_team
 from tests.matrix.synapse import Synapse, SynapseError

@@ -2,9 +2,9 @@
 
 import pytest
 
-from escalation.channels.matrix.commands import duration
-from escalation.channels.matrix.listener import normalize
 from escalation.channels.matrix.topic import compose
+from escalation.chatops.commands import duration
+from escalation.chatops.listener import normalize
 
 
 def test_emoji_compare_with_and_without_variation_selector():

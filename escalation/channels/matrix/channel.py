@@ -138,21 +138,6 @@ def reply(incident: Incident, room: str, text: str, key: str) -> str | None:
 # Edits ---------------------------------------------------------------------------
 
 
-def on_incident_changed(incident_id: int, soon: bool = False) -> None:
-    """The incident changed: its messages need an edit (called after the change commits).
-    Repeats are gathered into one edit per ``EDIT_INTERVAL``; what a person did shows
-    at once."""
-    now = timezone.now()
-    marked = MatrixMessage.objects.filter(
-        incident_id=incident_id, root=True, dirty_since__isnull=True
-    ).update(dirty_since=now)
-    if marked or soon:
-        from escalation import tasks
-
-        countdown = 0 if soon else edit_interval().seconds
-        tasks.matrix_refresh.apply_async(args=(incident_id,), countdown=countdown)
-
-
 def refresh(incident_id: int, now: datetime | None = None) -> int:
     """Edit the incident's messages to its current state; returns the edits posted.
     A message another worker is editing stays dirty for the sweep."""

@@ -37,7 +37,7 @@ class Command(BaseCommand):
         from escalation.channels.matrix import topic
         from escalation.channels.matrix.channel import client
         from escalation.channels.matrix.client import MatrixError
-        from escalation.channels.matrix.listener import Listener
+        from escalation.chatops.listener import Listener
 
         stop = threading.Event()
         for sig in (signal.SIGTERM, signal.SIGINT):

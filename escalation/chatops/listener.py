@@ -16,18 +16,17 @@ from __future__ import annotations
 
 import logging
 import unicodedata
-from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.utils import timezone
 
-from escalation.channels.matrix import channel, commands, render, topic
+from escalation.channels.matrix import channel, topic
 from escalation.channels.matrix.client import MatrixClient, MatrixError
+from escalation.chatops import commands
+from escalation.chatops.act import act, known
 from escalation.models import Incident, MatrixEvent, MatrixMessage, MatrixSync
 from escalation.services import lifecycle
-from rotations.models import Person
 
 log = logging.getLogger(__name__)
 
@@ -230,44 +229,3 @@ class Listener:
             channel.reply(incident, room_id, text, key=f"ack:{event_id}")
         except MatrixError as error:
             log.warning("matrix: could not confirm in %s: %s", room_id, error)
-
-
-def known(matrix_id: str) -> Person | None:
-    return Person.objects.filter(matrix_id=matrix_id, active=True).first()
-
-
-def act(action: str, incident: Incident, person: Person, **options: Any) -> tuple[bool, str]:
-    """Do ``action`` for ``person``; (done, what to say in the thread)."""
-    if action not in lifecycle.Action.values:
-        return False, f"Unknown action {action!r}."
-    if (
-        action == lifecycle.Action.CLAIM
-        and incident.state == Incident.State.CLAIMED
-        and incident.claimed_by_id == person.pk
-    ):
-        return False, f"👀 {person.name} already claimed #{incident.pk}."
-    until = None
-    if action == lifecycle.Action.MUTE:
-        seconds = options.get("seconds") or settings.MATRIX_MUTE_SECONDS
-        until = timezone.now() + timedelta(seconds=seconds)
-    try:
-        lifecycle.perform(incident, action, by=person, channel="matrix", until=until)
-    except lifecycle.InvalidMute as error:
-        return False, f"Cannot mute #{incident.pk}: {error}"
-    except lifecycle.InvalidState as error:
-        incident = error.incident
-        holder = f" by {incident.claimed_by.name}" if incident.claimed_by else ""
-        return False, f"Cannot {action} #{incident.pk}: it is {incident.state}{holder}."
-    return True, _done(lifecycle.Action(action), incident, person, until)
-
-
-def _done(action: lifecycle.Action, incident: Incident, person: Person, until: Any) -> str:
-    if action == lifecycle.Action.CLAIM:
-        return f"👀 {person.name} claimed #{incident.pk}; re-pings stop."
-    if action == lifecycle.Action.RESOLVE:
-        return f"✅ {person.name} resolved #{incident.pk}."
-    if action == lifecycle.Action.MUTE:
-        return f"🔇 {person.name} muted #{incident.pk} until {render.day(until)}."
-    if action == lifecycle.Action.UNMUTE:
-        return f"🔈 {person.name} unmuted #{incident.pk}; escalation resumes."
-    return f"↩️ {person.name} unclaimed #{incident.pk}; escalation resumes."

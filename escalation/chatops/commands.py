@@ -9,18 +9,25 @@ from __future__ import annotations
 import logging
 import re
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from django.db import transaction
 from django.utils import timezone
 
 from escalation.channels.matrix import channel, render, topic
 from escalation.channels.matrix.client import MatrixError
+from escalation.chatops.act import act, known
 from escalation.models import Incident, MatrixEvent, Repo
 from escalation.services import lifecycle
 
-if TYPE_CHECKING:
-    from escalation.channels.matrix.listener import Listener
+
+class Listener(Protocol):
+    """What a command needs of the listener that read it (``chatops.listener``)."""
+
+    def record(self, room_id: str, event: dict[str, Any], kind: str, **fields: Any) -> bool: ...
+
+    def confirm(self, incident: Incident, room_id: str, text: str, event_id: str) -> None: ...
+
 
 log = logging.getLogger(__name__)
 
@@ -45,8 +52,6 @@ def duration(text: str) -> timedelta | None:
 
 def run(listener: Listener, room_id: str, event: dict[str, Any], body: str) -> bool:
     """Handle one command message; True when it changed an incident."""
-    from escalation.channels.matrix.listener import act, known
-
     words = body.strip().split()
     name, args = words[0][1:].lower(), words[1:]
     if name not in ("oncall", "claim", "resolve", "unclaim", "mute", "topic", "help"):
