@@ -10,18 +10,21 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import PolymorphicProxySerializer, extend_schema
 from rest_framework import permissions, status
 from rest_framework.exceptions import ParseError, ValidationError
-from rest_framework.parsers import JSONParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from escalation.ingest import BadPayload, Report, alertmanager, generic, github, zuul
 from escalation.models import Incident
+from escalation.serializers import IngestResultSerializer
 from escalation.services import ingestion, replays
+from oncall.api import parsers
 from oncall.api.errors import ApiError
+from oncall.api.parsers import JSONParser
 from oncall.api.throttling import IngestRate
 from oncall.models import Scope
 
@@ -35,7 +38,11 @@ class IngestView(APIView):
     def parse(self, request: Request) -> list[Report]:
         raise NotImplementedError
 
-    @extend_schema(request=dict, responses={202: dict})
+    @extend_schema(
+        request={"application/json": OpenApiTypes.OBJECT},
+        responses={202: IngestResultSerializer},
+        description="The sender's own format, exactly as it publishes it (API.md).",
+    )
     def post(self, request: Request) -> Response:
         try:
             reports = self.parse(request)
@@ -46,6 +53,19 @@ class IngestView(APIView):
 
 
 class EventsView(IngestView):
+    @extend_schema(
+        request=PolymorphicProxySerializer(
+            component_name="EventOrEvents",
+            serializers=[generic.EventSerializer, generic.EventSerializer(many=True)],
+            resource_type_field_name=None,
+            many=False,
+        ),
+        responses={202: IngestResultSerializer},
+        description="One generic event, or a list of 1 to 500.",
+    )
+    def post(self, request: Request) -> Response:
+        return super().post(request)
+
     def parse(self, request: Request) -> list[Report]:
         return generic.parse(request.data, request.headers.get("Idempotency-Key", ""))
 
@@ -100,6 +120,8 @@ class GithubView(IngestView):
     def parse(self, request: Request) -> list[Report]:
         try:
             body = github.decode(request.body, request.content_type or "")
+        except parsers.UnsafeJSON as error:
+            raise ValidationError({"non_field_errors": [str(error)]}) from error
         except ValueError as error:
             raise ParseError(f"The delivery is not valid JSON: {error}") from error
         delivery = github.parse(request.headers.get("X-GitHub-Event", ""), body)
@@ -108,7 +130,11 @@ class GithubView(IngestView):
         self.replayed = screened.seen
         return screened.fresh
 
-    @extend_schema(request=dict, responses={202: dict})
+    @extend_schema(
+        request={"application/json": OpenApiTypes.OBJECT},
+        responses={202: IngestResultSerializer},
+        description="A GitHub delivery, verified by X-Hub-Signature-256 (no API token).",
+    )
     def post(self, request: Request) -> Response:
         response = super().post(request)
         assert response.data is not None  # noqa: S101 - IngestView always answers a body

@@ -3,7 +3,9 @@ delivery and cached per process.
 
 A change to any of these models bumps a generation counter in the shared cache
 (Redis when configured), so every process rebuilds its copy on the next delivery;
-without a shared cache (a laptop), copies also expire after ``MAX_AGE``.
+copies also expire after ``MAX_AGE``, which is all that bounds them without a
+shared cache (a laptop) or while Redis is unreachable (the cache then answers as
+an empty one, oncall/cache.py: ingest goes on with copies at most ``MAX_AGE`` old).
 """
 
 from __future__ import annotations

@@ -5,22 +5,24 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from escalation import matching, policies, selectors
 from escalation.models import Contact, EscalationPolicy, Incident, Repo, Route, Silence
 from escalation.services import lifecycle
+from oncall.api.fields import ModelSerializer
 from rotations.models import Rotation, Team
 from rotations.serializers import PersonBriefField, PersonField, person_brief
 
 
-class ContactSerializer(serializers.ModelSerializer):
+class ContactSerializer(ModelSerializer):
     class Meta:
         model = Contact
         fields = ["slug", "name", "email", "matrix_id"]
 
 
-class PolicySerializer(serializers.ModelSerializer):
+class PolicySerializer(ModelSerializer):
     class Meta:
         model = EscalationPolicy
         fields = ["slug", "name", "steps", "repeat", "claim_timeout_seconds", "is_default"]
@@ -38,7 +40,7 @@ def _slug_field(model: Any, slug: str = "slug", **kwargs: Any) -> serializers.Sl
     )
 
 
-class RepoSerializer(serializers.ModelSerializer):
+class RepoSerializer(ModelSerializer):
     team = _slug_field(Team)
     rotation = _slug_field(Rotation)
     backup_rotation = _slug_field(Rotation)
@@ -66,7 +68,7 @@ class MatchField(serializers.JSONField):
         return value
 
 
-class RouteSerializer(serializers.ModelSerializer):
+class RouteSerializer(ModelSerializer):
     match = MatchField()
     repo = _slug_field(Repo, "name")
     policy = _slug_field(EscalationPolicy)
@@ -91,7 +93,7 @@ class RouteSerializer(serializers.ModelSerializer):
         ]
 
 
-class SilenceSerializer(serializers.ModelSerializer):
+class SilenceSerializer(ModelSerializer):
     match = MatchField()
     created_by = PersonField(required=False, allow_null=True)
 
@@ -108,12 +110,21 @@ class SilenceSerializer(serializers.ModelSerializer):
         return data
 
 
+class EscalationStateSerializer(serializers.Serializer):
+    policy = serializers.CharField()
+    step = serializers.IntegerField()
+    next_at = serializers.DateTimeField(allow_null=True)
+
+
 class IncidentSerializer(serializers.ModelSerializer):
     """The contract's incident. ``responsible`` comes from the view's context
     (``responsible``: repo id → [Person]) so a page of incidents costs constant queries."""
 
-    claimed_by = PersonBriefField()
-    resolved_by = PersonBriefField()
+    claimed_by = PersonBriefField(allow_null=True)
+    resolved_by = PersonBriefField(allow_null=True)
+    # Empty when the sender gave none, so not ``format: uri``.
+    url = serializers.CharField(read_only=True, help_text="An http(s) URL, or empty.")
+    log_url = serializers.CharField(read_only=True, help_text="An http(s) URL, or empty.")
     responsible = serializers.SerializerMethodField()
     escalation = serializers.SerializerMethodField()
     forwarded_to: serializers.Field = serializers.SlugRelatedField(
@@ -158,10 +169,12 @@ class IncidentSerializer(serializers.ModelSerializer):
         ]
         read_only_fields = fields
 
+    @extend_schema_field(serializers.ListField(child=PersonBriefField()))
     def get_responsible(self, incident: Incident) -> list[dict[str, Any] | None]:
         people = self.context.get("responsible", {}).get(incident.repo_ref_id, [])
         return [person_brief(p) for p in people]
 
+    @extend_schema_field(EscalationStateSerializer(allow_null=True))
     def get_escalation(self, incident: Incident) -> dict[str, Any] | None:
         view = selectors.escalation_view(incident, self.context.get("now"))
         if view and view["next_at"] is not None:
@@ -175,9 +188,14 @@ class IncidentSerializer(serializers.ModelSerializer):
 class TimelineSerializer(serializers.Serializer):
     at = serializers.DateTimeField()
     kind = serializers.CharField()
-    actor = PersonBriefField()
+    actor = PersonBriefField(allow_null=True)
     channel = serializers.CharField()
     detail = serializers.CharField()
+
+
+class OccurrenceBriefSerializer(serializers.Serializer):
+    received_at = serializers.DateTimeField()
+    occurred_at = serializers.DateTimeField(allow_null=True)
 
 
 class IncidentDetailSerializer(IncidentSerializer):
@@ -188,6 +206,7 @@ class IncidentDetailSerializer(IncidentSerializer):
         fields = [*IncidentSerializer.Meta.fields, "timeline", "history"]
         read_only_fields = fields
 
+    @extend_schema_field(OccurrenceBriefSerializer(many=True))
     def get_history(self, incident: Incident) -> list[dict[str, Any]]:
         """The latest occurrences (bounded), newest first."""
         when = serializers.DateTimeField()
@@ -211,3 +230,53 @@ class ActionSerializer(serializers.Serializer):
         required=False, min_value=1, max_value=lifecycle.MAX_MUTE // timedelta(minutes=1)
     )
     until = serializers.DateTimeField(required=False)
+
+
+# Documentation of answers rendered from plain dicts (ingestion, coverage) -----------------
+
+
+class IngestedIncidentSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    created = serializers.BooleanField()
+    state = serializers.ChoiceField(choices=Incident.State.choices)
+    occurrences = serializers.IntegerField()
+
+
+class IngestResultSerializer(serializers.Serializer):
+    """The 202 of every ingest endpoint: the incidents the delivery touched."""
+
+    incidents = IngestedIncidentSerializer(many=True)
+    ignored = serializers.IntegerField(help_text="Reports ignored by a route or the source.")
+
+
+class GapSerializer(serializers.Serializer):
+    start = serializers.DateTimeField()
+    end = serializers.DateTimeField()
+
+
+class RotationGapsSerializer(serializers.Serializer):
+    rotation = serializers.CharField()
+    repos = serializers.ListField(child=serializers.CharField())
+    gaps = GapSerializer(many=True)
+
+
+class UnownedFailureSerializer(serializers.Serializer):
+    repo = serializers.CharField()
+    job = serializers.CharField()
+    incidents = serializers.IntegerField()
+    last_seen = serializers.DateTimeField()
+
+
+class CoverageSerializer(serializers.Serializer):
+    """``GET /api/v1/coverage/``: what nobody covers in [from, to)."""
+
+    from_ = serializers.DateTimeField()
+    to = serializers.DateTimeField()
+    repos_without_rotation = serializers.ListField(child=serializers.CharField())
+    rotations_with_gaps = RotationGapsSerializer(many=True)
+    unowned_failures = UnownedFailureSerializer(many=True)
+
+    def get_fields(self) -> dict[str, Any]:
+        fields = super().get_fields()
+        fields["from"] = fields.pop("from_")  # a keyword in Python, a key in the answer
+        return fields

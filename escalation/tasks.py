@@ -1,7 +1,8 @@
-"""Celery tasks of the escalation engine: thin wrappers that take ids and re-read state.
-
-The Matrix channel's tasks live beside it (``escalation.channels.matrix.tasks``);
-importing them here lets Celery's autodiscovery of ``escalation.tasks`` find them.
+"""The beat's sweep; the other Celery tasks live beside their work and are imported
+here so that Celery's autodiscovery of ``escalation.tasks`` finds them:
+``engine.advance_task``, ``delivery.deliver_task`` and the Matrix channel's
+(``escalation.channels.matrix.tasks``). Each takes ids and re-reads the state; the
+task names stay as they were (``oncall.celery`` routes by name).
 """
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ from django.conf import settings
 from django.utils import timezone
 
 from escalation import delivery, engine
-from escalation.channels.matrix import tasks as matrix_tasks  # noqa: F401  (the worker finds them)
+from escalation.channels.matrix import tasks as matrix_tasks  # noqa: F401  (registers them)
+from oncall.enqueue import enqueue
 
 
 @shared_task(name="escalation.tasks.sweep", ignore_result=True)
@@ -23,18 +25,6 @@ def sweep() -> dict[str, int]:
     now = timezone.now()
     ids = delivery.due_for_redelivery(now, timedelta(seconds=settings.ESCALATION_TICK_SECONDS))
     for pk in ids:
-        deliver.delay(pk)
+        enqueue(delivery.deliver_task, pk)
     counts["redelivered"] = len(ids)
     return counts
-
-
-@shared_task(name="escalation.tasks.advance", ignore_result=True)
-def advance(incident_id: int) -> bool:
-    return engine.advance_one(incident_id)
-
-
-@shared_task(name="escalation.channels.deliver", ignore_result=True)
-def deliver(notification_id: int) -> None:
-    again = delivery.deliver(notification_id)
-    if again is not None:
-        deliver.apply_async(args=(notification_id,), eta=again)

@@ -8,7 +8,7 @@ from typing import Any
 from django.db.models import Prefetch, QuerySet
 from django.utils import timezone
 from django_filters import rest_framework as filters
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
@@ -31,6 +31,7 @@ from escalation.models import (
 from escalation.serializers import (
     ActionSerializer,
     ContactSerializer,
+    CoverageSerializer,
     IncidentDetailSerializer,
     IncidentSerializer,
     PolicySerializer,
@@ -220,7 +221,10 @@ class SilenceViewSet(viewsets.ModelViewSet):
 class CoverageView(APIView):
     """``GET /api/v1/coverage/?days=28``: what nobody covers (see escalation.coverage)."""
 
-    @extend_schema(responses={200: dict})
+    @extend_schema(
+        parameters=[OpenApiParameter("days", int, description="1 to 366, default 28.")],
+        responses={200: CoverageSerializer},
+    )
     def get(self, request: Request) -> Response:
         try:
             days = int(request.query_params.get("days", 28))

@@ -15,6 +15,7 @@ from typing import Any
 
 from celery import Celery, signals
 
+from oncall import broker
 from oncall.logs import JsonFormatter
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "oncall.settings")
@@ -32,11 +33,19 @@ def broker_config(
     """Broker settings: Redis when a URL is given, else kombu's filesystem transport,
     which a worker reads by listing the folder every ``poll_seconds`` while it is idle."""
     if redis_url:
+        # kombu's Redis transport with a fix for the worker's crash when Redis restarts.
+        broker.use_fixed_redis_transport()
         return {
             "broker_url": redis_url,
             # Redis redelivers an unacknowledged message after the visibility
             # timeout: it must outlast the longest ETA or held ETA tasks run twice.
-            "broker_transport_options": {"visibility_timeout": 2 * MAX_ETA_SECONDS},
+            "broker_transport_options": {
+                "visibility_timeout": 2 * MAX_ETA_SECONDS,
+                # A hung Redis (accepts, never answers) must not hold a request that
+                # publishes a wake-up: oncall/enqueue.py gives up after two attempts.
+                "socket_connect_timeout": 2,
+                "socket_timeout": 2,
+            },
             "broker_connection_retry_on_startup": True,
         }
     folder = broker_dir / "queue"
@@ -114,6 +123,8 @@ def app_config(
         },
         # Beat wakes up at least once a tick, so short intervals keep their rhythm.
         "beat_max_loop_interval": tick_seconds,
+        # Records beat's own heartbeat for /healthz (oncall/beat.py).
+        "beat_scheduler": "oncall.beat:Scheduler",
     }
 
 

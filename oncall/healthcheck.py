@@ -13,7 +13,7 @@ import urllib.error
 import urllib.request
 from urllib.parse import urlsplit
 
-DEFAULT_URL = "http://127.0.0.1:8000/healthz"
+DEFAULT_URL = "http://127.0.0.1:8000/healthz?scope=web"
 
 
 def healthy(url: str) -> bool:

@@ -67,6 +67,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "oncall.api.middleware.BodySizeLimitMiddleware",
+    "oncall.api.middleware.RefuseNulMiddleware",
+    "oncall.api.middleware.DatabaseUnavailableMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "oncall.security.SecurityHeadersMiddleware",
@@ -104,8 +106,14 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env.url("REDIS_URL", {"redis", "rediss", "unix"})
 if REDIS_URL:
+    # A Redis outage reads as an empty cache (oncall/cache.py); the short timeouts
+    # bound what a hung Redis costs a request.
     CACHES = {
-        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+        "default": {
+            "BACKEND": "oncall.cache.TolerantRedisCache",
+            "LOCATION": REDIS_URL,
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+        }
     }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
@@ -148,6 +156,8 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["oncall.api.auth.HasScope"],
     "DEFAULT_PAGINATION_CLASS": "oncall.api.pagination.Pagination",
+    # JSON only (API.md); depth, non-finite numbers and U+0000 are refused here once.
+    "DEFAULT_PARSER_CLASSES": ["oncall.api.parsers.JSONParser"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     # Per token; ingestion views use IngestRate (ONCALL_RATE_INGEST) instead.
@@ -171,6 +181,10 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
     "SCHEMA_PATH_PREFIX": "/api/v1",
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "oncall.api.schema.add_error_responses",
+    ],
     # Served from the package, so the docs work without internet access.
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
@@ -201,6 +215,9 @@ ONCALL_EMAIL_BURST_WINDOW_SECONDS = env.integer("ONCALL_EMAIL_BURST_WINDOW_SECON
 CELERY_BROKER_DIR = DATA_DIR / "broker"
 # The embedded broker (no REDIS_URL): how often an idle worker looks for new tasks.
 CELERY_BROKER_POLL_MS = env.integer("CELERY_BROKER_POLL_MS", 100, minimum=10)
+# /healthz answers 503 when beat's or the worker's heartbeat is older than this
+# (beat records its own every 10 s; a worker runs the heartbeat task every 30 s).
+ONCALL_HEARTBEAT_STALE_SECONDS = env.integer("ONCALL_HEARTBEAT_STALE_SECONDS", 120, minimum=30)
 
 # Integrations -------------------------------------------------------------------
 GITHUB_WEBHOOK_SECRET = env.raw("GITHUB_WEBHOOK_SECRET")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from typing import Any
 
 import redis
 from django.conf import settings
@@ -13,6 +13,7 @@ from django.utils import timezone
 from django.views import defaults
 from django.views.decorators.cache import never_cache
 
+from oncall import beat
 from oncall.api.errors import error_body
 from oncall.models import Heartbeat
 
@@ -47,23 +48,48 @@ def _broker_ok() -> bool:
         return False
 
 
-def _scheduler_state() -> str:
-    """'ok' when beat and a worker ran the heartbeat within two minutes (informative only)."""
-    beat = Heartbeat.objects.filter(name="worker").values_list("at", flat=True).first()
-    if beat is None:
-        return "unknown"
-    return "ok" if timezone.now() - beat < timedelta(minutes=2) else "stale"
+def _heartbeats() -> dict[str, Any]:
+    """Liveness of beat and of the workers from their heartbeat rows: ``ok``, ``stale``
+    (older than ONCALL_HEARTBEAT_STALE_SECONDS) or ``unknown`` (never seen: a new
+    installation), and the age in seconds."""
+    names = {"scheduler": beat.BEAT_HEARTBEAT, "worker": beat.WORKER_HEARTBEAT}
+    seen = dict(Heartbeat.objects.filter(name__in=names.values()).values_list("name", "at"))
+    now = timezone.now()
+    body: dict[str, Any] = {}
+    for key, name in names.items():
+        at = seen.get(name)
+        age = None if at is None else max(0, round((now - at).total_seconds()))
+        stale = age is not None and age > settings.ONCALL_HEARTBEAT_STALE_SECONDS
+        body[key] = "unknown" if age is None else "stale" if stale else "ok"
+        body[f"{key}_age_seconds"] = age
+    return body
 
 
 @never_cache
 def healthz(request: HttpRequest) -> JsonResponse:
     database = _database_ok()
-    body = {
+    body: dict[str, Any] = {
         "database": "ok" if database else "down",
         "broker": "ok" if _broker_ok() else "down",
-        "scheduler": _scheduler_state() if database else "unknown",
+        "scheduler": "unknown",
+        "worker": "unknown",
+        "scheduler_age_seconds": None,
+        "worker_age_seconds": None,
     }
-    healthy = body["database"] == "ok" and body["broker"] == "ok"
+    if database:
+        body.update(_heartbeats())
+    body["stale_after_seconds"] = settings.ONCALL_HEARTBEAT_STALE_SECONDS
+    if request.GET.get("scope") == "web":
+        # Can this web node take requests? Ingest and the API need only the database
+        # (a Redis outage loses nothing), so a load balancer or the compose health
+        # check must not take web nodes out because a worker or Redis is down.
+        healthy = database
+    else:
+        healthy = (
+            body["database"] == "ok"
+            and body["broker"] == "ok"
+            and "stale" not in (body["scheduler"], body["worker"])
+        )
     return JsonResponse(body, status=200 if healthy else 503)
 
 

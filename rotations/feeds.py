@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import re
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import cast
@@ -48,8 +49,17 @@ REFRESH = timedelta(hours=1)
 # instant: it only grows, and fits the 32-bit INTEGER of RFC 5545 until 2088.
 SEQUENCE_EPOCH = datetime(2020, 1, 1, tzinfo=UTC)
 # Bump when the rendering changes, so cached bodies and ETags of the old format go.
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+# Names are single-line at input, but older rows, the admin or a future form may hold
+# line breaks: an unescaped one breaks the feed (icalendar refuses it) and a bare CR
+# would start a new content line of the reader's choosing.
+CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
 BODY_CACHE_SECONDS = 24 * 3600
+
+
+def one_line(text: str) -> str:
+    """``text`` with control characters (line breaks included) as single spaces."""
+    return CONTROL.sub(" ", text).strip()
 
 
 def _derive(obj: Person | Team | Rotation, issued_at: datetime) -> str:
@@ -166,8 +176,8 @@ def _feed_shifts(
 def _event(rotation: Rotation, shift: schedule.Shift) -> Event:
     person = cast(Person, shift.person)
     changed = (shift.changed_at or SEQUENCE_EPOCH).astimezone(UTC)
-    team = rotation.team.name if rotation.team else "none"
-    summary = f"On call: {rotation.name} — {person.name or person.handle}"
+    team = one_line(rotation.team.name) if rotation.team else "none"
+    summary = f"On call: {one_line(rotation.name)} — {one_line(person.name or person.handle)}"
     event = Event()
     event.add("uid", uid(rotation, person, shift.start))
     # DTSTAMP is the shift's last change, not the time of the request: the same
@@ -178,9 +188,9 @@ def _event(rotation: Rotation, shift: schedule.Shift) -> Event:
     event.add("dtstart", shift.start.astimezone(UTC))
     event.add("dtend", shift.end.astimezone(UTC))
     event.add("summary", summary + (" (override)" if shift.override else ""))
+    override = "yes" if shift.override else "no"
     event.add(
-        "description",
-        f"Rotation: {rotation.name}\nTeam: {team}\nOverride: {'yes' if shift.override else 'no'}",
+        "description", f"Rotation: {one_line(rotation.name)}\nTeam: {team}\nOverride: {override}"
     )
     event.add("transp", "TRANSPARENT")
     return event
@@ -192,7 +202,7 @@ def render(name: str, shifts: Sequence[tuple[Rotation, schedule.Shift]]) -> byte
     cal.add("version", "2.0")
     cal.add("calscale", "GREGORIAN")
     cal.add("method", "PUBLISH")
-    cal.add("x-wr-calname", name)
+    cal.add("x-wr-calname", one_line(name))
     cal.add("refresh-interval", REFRESH, parameters={"VALUE": "DURATION"})
     cal.add("x-published-ttl", vDuration(REFRESH))
     for rotation, shift in shifts:

@@ -8,10 +8,27 @@ from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from oncall.api.fields import ModelSerializer
 from rotations import schedule, services
 from rotations.models import Override, Person, Rotation, Team, validate_timezone
 
-HHMM = serializers.TimeField(format="%H:%M", input_formats=["%H:%M", "%H:%M:%S"])
+
+@extend_schema_field(
+    {
+        "type": "string",
+        "pattern": "^([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9])?$",
+        "example": "09:00",
+    }
+)
+class HHMMField(serializers.TimeField):
+    """A wall-clock time written ``HH:MM`` (``HH:MM:SS`` accepted), which OpenAPI's
+    ``format: time`` (RFC 3339, with seconds and offset) does not describe."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(format="%H:%M", input_formats=["%H:%M", "%H:%M:%S"], **kwargs)
+
+
+HHMM = HHMMField()
 
 
 class FeedUrlsMixin(serializers.Serializer):
@@ -46,20 +63,29 @@ def person_brief(person: Any) -> dict[str, Any] | None:
     }
 
 
+PERSON_KEYS = ("handle", "name", "email", "matrix_id", "timezone")
+
+
 @extend_schema_field(
     {
         "type": "object",
-        "properties": {
-            key: {"type": "string"} for key in ("handle", "name", "email", "matrix_id", "timezone")
-        },
+        "required": list(PERSON_KEYS),
+        "properties": {key: {"type": "string"} for key in PERSON_KEYS},
     }
 )
 class PersonBriefField(serializers.Field):
+    """The PERSON object; declare ``allow_null=True`` where it may be null (the schema
+    says ``nullable`` then)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("read_only", True)
+        super().__init__(**kwargs)
+
     def to_representation(self, value: Any) -> dict[str, Any] | None:
         return person_brief(value)
 
 
-class PersonSerializer(FeedUrlsMixin, serializers.ModelSerializer):
+class PersonSerializer(FeedUrlsMixin, ModelSerializer):
     timezone = serializers.CharField(default="UTC", validators=[validate_timezone])
 
     class Meta:
@@ -89,7 +115,7 @@ class PersonField(serializers.SlugRelatedField):
         super().__init__(slug_field="handle", **kwargs)
 
 
-class TeamSerializer(FeedUrlsMixin, serializers.ModelSerializer):
+class TeamSerializer(FeedUrlsMixin, ModelSerializer):
     members = PersonField(many=True, required=False)
 
     class Meta:
@@ -108,7 +134,7 @@ class VersionSerializer(serializers.Serializer):
         return [m.person.handle for m in version.members.all()]
 
 
-class RotationSerializer(FeedUrlsMixin, serializers.ModelSerializer):
+class RotationSerializer(FeedUrlsMixin, ModelSerializer):
     """Writes of members, shift_days, handoff_time or timezone on an existing rotation
     create a new version from ``effective_from`` (default: the next handoff)."""
 
@@ -216,7 +242,7 @@ def _rotation_prefetch() -> list[Any]:
     return [versions_prefetch()]
 
 
-class OverrideSerializer(serializers.ModelSerializer):
+class OverrideSerializer(ModelSerializer):
     rotation = serializers.SlugRelatedField(slug_field="slug", queryset=Rotation.objects.all())
     person = PersonField()
     backup = PersonField(required=False, allow_null=True)
@@ -235,6 +261,36 @@ class OverrideSerializer(serializers.ModelSerializer):
 
     def create(self, data: dict[str, Any]) -> Override:
         return services.create_override(**data)
+
+
+class FeedUrlsSerializer(serializers.Serializer):
+    """The answer of ``…/ical/reset/``: the new feed's URLs (the old ones are dead)."""
+
+    ical_url = serializers.URLField()
+    webcal_url = serializers.CharField(help_text="The same feed as a webcal:// URL.")
+
+
+class SpanSerializer(serializers.Serializer):
+    start = serializers.DateTimeField()
+    end = serializers.DateTimeField()
+
+
+class OnCallSerializer(serializers.Serializer):
+    """The answer of ``GET /api/v1/oncall/`` (documentation; ``oncall_body`` renders it)."""
+
+    at = serializers.DateTimeField()
+    rotation = serializers.CharField(allow_null=True)
+    primary = PersonBriefField(allow_null=True)
+    backup = PersonBriefField(allow_null=True)
+    shift = SpanSerializer(allow_null=True, help_text="The piece of the schedule holding at.")
+    override = serializers.BooleanField()
+    repo = serializers.CharField(required=False, help_text="Only when asked by repo.")
+    backup_rotation = serializers.CharField(
+        required=False, allow_null=True, help_text="Only when asked by repo."
+    )
+    backup_rotation_primary = PersonBriefField(
+        required=False, allow_null=True, help_text="Only when asked by repo."
+    )
 
 
 class ShiftSerializer(serializers.Serializer):

@@ -1,9 +1,7 @@
-from functools import partial
-
 from celery import Task, shared_task
-from django.db import transaction
 from django.utils import timezone
 
+from oncall.enqueue import enqueue_on_commit
 from oncall.mail import MailError
 from rotations import notices
 
@@ -13,7 +11,7 @@ def send_handoff_notices() -> int:
     """Beat: create the due notices and hand each to its own delivery task."""
     ids = notices.claim_notices(timezone.now())
     for notice_id in ids:
-        transaction.on_commit(partial(deliver_handoff_notice.delay, notice_id))
+        enqueue_on_commit(deliver_handoff_notice, notice_id)
     return len(ids)
 
 

@@ -7,6 +7,7 @@ from typing import Any
 
 from django.db.models import QuerySet
 from django_filters import rest_framework as filters
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
@@ -16,12 +17,14 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from oncall.api.auth import request_scopes
-from oncall.api.params import time_param
+from oncall.api.params import InstantFilter, time_param
 from oncall.models import Scope
 from rotations import feeds, selectors, services
 from rotations.acting import acting_person
 from rotations.models import Override, Person, Rotation, Team
 from rotations.serializers import (
+    FeedUrlsSerializer,
+    OnCallSerializer,
     OverrideSerializer,
     PersonSerializer,
     RotationSerializer,
@@ -63,7 +66,7 @@ class FeedResetMixin:
             }
         return super().get_serializer(*args, **kwargs)  # type: ignore[misc]
 
-    @extend_schema(request=None, responses={200: dict})
+    @extend_schema(request=None, responses={200: FeedUrlsSerializer})
     @action(detail=True, methods=["post"], url_path="ical/reset")
     def ical_reset(self, request: Request, **kwargs: Any) -> Response:
         obj = self.get_object()  # type: ignore[attr-defined]
@@ -88,8 +91,8 @@ class RotationFilter(filters.FilterSet):
 class OverrideFilter(filters.FilterSet):
     rotation = filters.CharFilter(field_name="rotation__slug")
     person = filters.CharFilter(field_name="person__handle")
-    active_at = filters.IsoDateTimeFilter(method="filter_active_at")
-    ends_after = filters.IsoDateTimeFilter(field_name="end", lookup_expr="gt")
+    active_at = InstantFilter(method="filter_active_at")
+    ends_after = InstantFilter(field_name="end", lookup_expr="gt")
 
     class Meta:
         model = Override
@@ -126,10 +129,13 @@ class RotationViewSet(FeedResetMixin, viewsets.ModelViewSet):
         )
 
     @extend_schema(
-        parameters=[OpenApiParameter("from", str), OpenApiParameter("to", str)],
+        parameters=[
+            OpenApiParameter("from", OpenApiTypes.DATETIME, description="Default: now."),
+            OpenApiParameter("to", OpenApiTypes.DATETIME, description="Default: from + 28 days."),
+        ],
         responses=ShiftSerializer(many=True),
     )
-    @action(detail=True, methods=["get"])
+    @action(detail=True, methods=["get"], pagination_class=None)  # a plain list, not a page
     def shifts(self, request: Request, slug: str) -> Response:
         """The final schedule (overrides applied) overlapping [from, to), whole shifts."""
         start = time_param(request, "from")
@@ -174,8 +180,12 @@ class OnCallView(APIView):
     """``GET /api/v1/oncall/?rotation=SLUG&at=TIME`` (or another registered selector)."""
 
     @extend_schema(
-        parameters=[OpenApiParameter("rotation", str), OpenApiParameter("at", str)],
-        responses={200: dict},
+        parameters=[
+            OpenApiParameter("rotation", str, description="A rotation's slug."),
+            OpenApiParameter("repo", str, description="A repo's name (instead of rotation)."),
+            OpenApiParameter("at", OpenApiTypes.DATETIME, description="Default: now."),
+        ],
+        responses={200: OnCallSerializer},
     )
     def get(self, request: Request) -> Response:
         at = time_param(request, "at")

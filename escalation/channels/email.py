@@ -19,7 +19,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from email.utils import formataddr
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -30,10 +30,8 @@ from django.template.loader import render_to_string
 
 from escalation.channels import ChannelError, Delivery
 from escalation.links import action_url
+from escalation.models import Incident, Installation, Notification
 from oncall import mail
-
-if TYPE_CHECKING:
-    from escalation.models import Incident, Notification
 
 PERSON_KINDS = {"page", "repage", "claim_reminder"}
 FORWARD_KINDS = {"forward", "forward_resolved"}
@@ -48,8 +46,6 @@ _MESSAGE_ID = re.compile(r"^<[^<>\s@]+@[^<>\s@]+>$")
 
 
 def message_id(notification_id: int) -> str:
-    from escalation.models import Installation
-
     return f"<oncall.n{notification_id}.{Installation.salt_value()}@{mail.domain()}>"
 
 
@@ -116,8 +112,6 @@ class Item:
 
 
 def _items(batch: list[Notification], address: str) -> list[Item]:
-    from escalation.models import Notification
-
     first_per_incident: dict[int, Notification] = {}
     for row in sorted(batch, key=lambda n: n.pk):
         first_per_incident.setdefault(row.incident_id, row)
@@ -164,8 +158,6 @@ def _items(batch: list[Notification], address: str) -> list[Item]:
 def _thread_root(notification: Notification, address: str) -> str | None:
     """The Message-ID of the first message about this incident to ``address``, or None
     when ``notification`` is that first one."""
-    from escalation.models import Notification
-
     root = (
         Notification.objects.filter(
             incident_id=notification.incident_id, channel="email", address__iexact=address

@@ -58,7 +58,9 @@ def _report(alert: Any, where: str) -> Report:
         branch=clean.text(labels.get("branch")),
         subject=clean.text(labels.get("subject")),
         result=clean.text(alertname),
-        summary=annotations.get("summary") or annotations.get("description") or alertname,
+        summary=clean.summary(
+            annotations.get("summary") or annotations.get("description") or alertname
+        ),
         url=clean.url(alert.get("generatorURL")),
         dedup_key=clean.key(SOURCE, fingerprint),
         labels=labels,

@@ -20,6 +20,12 @@ NAME = 255
 URL = 2000
 DEDUP_KEY = 500
 DELIVERY_KEY = 255
+# TimelineEntry.channel holds the source: the narrowest column a sender's name reaches.
+SOURCE = 20
+# A summary is a headline, not a log: beyond this it is cut (docs/incidents.md), so one
+# sender cannot make every incident list megabytes long.
+SUMMARY = 4000
+URL_SCHEMES = ("http://", "https://")
 
 
 def text(value: Any, limit: int = NAME) -> str:
@@ -30,9 +36,19 @@ def text(value: Any, limit: int = NAME) -> str:
     return value if len(value) <= limit else value[: limit - 1] + "…"
 
 
+def summary(value: Any) -> str:
+    """A failure's summary, cut to ``SUMMARY`` characters."""
+    return text(value, SUMMARY)
+
+
 def url(value: Any) -> str:
-    """A URL, or "" when it is missing, not a string or too long to store (a cut URL is wrong)."""
+    """An http(s) URL, or "" when it is missing, not a string, too long to store (a cut URL
+    is wrong) or of another scheme: a sender's ``javascript:`` link must never be rendered
+    as a link in a notification."""
     if not isinstance(value, str) or len(value) > URL:
+        return ""
+    value = value.strip()
+    if not value.lower().startswith(URL_SCHEMES) or any(ord(c) < 0x21 for c in value):
         return ""
     return value
 

@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs
 
 from escalation.ingest import JOB, BadPayload, Report, clean
+from oncall.api import parsers
 
 SOURCE = "github"
 EVENTS = ("workflow_run", "check_run")
@@ -54,7 +54,7 @@ def decode(body: bytes, content_type: str) -> Any:
     if content_type.split(";")[0].strip().lower() == "application/x-www-form-urlencoded":
         form = parse_qs(body.decode("utf-8"), keep_blank_values=True)
         body = (form.get("payload") or [""])[0].encode()
-    return json.loads(body)
+    return parsers.loads(body)
 
 
 def parse(event: str, body: Any) -> Delivery:
@@ -102,7 +102,7 @@ def parse(event: str, body: Any) -> Delivery:
         pipeline=clean.text(pipeline),
         branch=branch,
         result=str(conclusion),
-        summary=summary,
+        summary=clean.summary(summary),
         url=clean.url(run.get("html_url")),
         dedup_key=clean.key(SOURCE, repo, job, branch),
         labels={"event": event},

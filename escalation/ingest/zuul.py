@@ -184,7 +184,7 @@ def _buildset_report(
 
 def _summary(what: str, verdict: str, headline: str) -> str:
     """``scs-check-gx-scs-main: FAILURE — Build failed.``"""
-    return f"{what}: {verdict} — {headline}" if headline else f"{what}: {verdict}"
+    return clean.summary(f"{what}: {verdict} — {headline}" if headline else f"{what}: {verdict}")
 
 
 def _change(payload: dict[str, Any], build_change: Any, where: str) -> tuple[str, str, str]:

@@ -15,14 +15,11 @@ Redis flush and a killed worker, an SMTP outage.
 
 from __future__ import annotations
 
-import shutil
-import socket
 import subprocess
 import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from email.utils import getaddresses
 from pathlib import Path
 
@@ -32,8 +29,7 @@ from django.conf import settings
 from escalation.ingest import Report
 from escalation.models import EscalationPolicy, Incident, Notification, Repo
 from escalation.services import ingestion
-from oncall.celery import app
-from tests.processes import ROOT, child_env, free_port, wait_until
+from tests.processes import ROOT, child_env, producer_on, redis_server, wait_until
 from tests.smtp import SmtpServer
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
@@ -44,47 +40,11 @@ Page = tuple[str, int]  # (address, incident id)
 # Processes -------------------------------------------------------------------------------
 
 
-def port_open(port: int) -> bool:
-    with socket.socket() as sock:
-        sock.settimeout(0.5)
-        return sock.connect_ex(("127.0.0.1", port)) == 0
-
-
 @pytest.fixture
 def redis_port(tmp_path: Path) -> Iterator[int]:
     """A Redis of this test's own: flushing it touches nobody else's queues."""
-    binary = shutil.which("redis-server")
-    if binary is None:
-        pytest.fail("no redis-server binary: install it with `apt-get install -y redis-server`")
-    port = free_port()
-    argv = [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--dir"]
-    proc = subprocess.Popen([*argv, str(tmp_path)], stdout=subprocess.DEVNULL)
-    try:
-        wait_until(lambda: port_open(port), 15, "redis-server")
-        yield port
-    finally:
-        proc.terminate()
-        proc.wait(timeout=15)
-
-
-@contextmanager
-def producer_on(url: str) -> Iterator[None]:
-    """Point this process's Celery app (which queues the ETA tasks when the test opens
-    incidents) at ``url``, and back afterwards. Its pools are cached per broker URL."""
-
-    def repoint(broker_url: str) -> None:
-        if app._pool is not None:
-            app._pool.force_close_all()
-        app._pool = None
-        app.amqp._producer_pool = None
-        app.conf.broker_url = broker_url
-
-    saved = app.conf.broker_url
-    repoint(url)
-    try:
-        yield
-    finally:
-        repoint(saved)
+    with redis_server(tmp_path) as server:
+        yield server.port
 
 
 class Stack:

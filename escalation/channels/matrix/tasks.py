@@ -10,11 +10,11 @@ from __future__ import annotations
 from typing import Any
 
 from celery import shared_task
-from django.db import transaction
 from django.utils import timezone
 
 from escalation.channels.matrix import channel, configured, topic
 from escalation.models import MatrixMessage, Repo
+from oncall.enqueue import enqueue, enqueue_on_commit
 from rotations.models import Team
 
 
@@ -28,7 +28,7 @@ def on_incident_changed(incident_id: int, soon: bool = False) -> None:
     ).update(dirty_since=now)
     if marked or soon:
         countdown = 0 if soon else channel.edit_interval().seconds
-        matrix_refresh.apply_async(args=(incident_id,), countdown=countdown)
+        enqueue(matrix_refresh, incident_id, countdown=countdown)
 
 
 def on_saved(sender: Any, instance: Team | Repo, **kwargs: Any) -> None:
@@ -36,7 +36,7 @@ def on_saved(sender: Any, instance: Team | Repo, **kwargs: Any) -> None:
     workflow changed): set that room's topic after the commit, from a worker."""
     room = instance.matrix_room
     if room:
-        transaction.on_commit(lambda: matrix_topic.delay(room))
+        enqueue_on_commit(matrix_topic, room)
 
 
 @shared_task(name="escalation.channels.matrix_refresh", ignore_result=True)
@@ -52,7 +52,7 @@ def matrix_sweep() -> int:
         return 0
     ids = channel.stale_roots(timezone.now())
     for pk in ids:
-        matrix_refresh.delay(pk)
+        enqueue(matrix_refresh, pk)
     return len(ids)
 
 

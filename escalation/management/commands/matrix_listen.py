@@ -1,7 +1,7 @@
 """``manage.py matrix_listen``: the Matrix listener (reactions, redactions, commands).
 
 Long-polls ``/sync`` as the bot (``MATRIX_HOMESERVER``, ``MATRIX_ACCESS_TOKEN``) and acts
-for known people; see ``escalation/channels/matrix/listener.py``. SIGTERM or Ctrl-C
+for known people; see ``escalation/chatops/listener.py``. SIGTERM or Ctrl-C
 stops it after the current round; a database or homeserver outage is waited out.
 ``make run`` starts it when ``MATRIX_HOMESERVER`` is set.
 """

@@ -12,7 +12,6 @@ the broker sends it again, and the build ``uuid`` makes the repeat count once.
 
 from __future__ import annotations
 
-import json
 import logging
 import signal
 import ssl
@@ -29,6 +28,7 @@ from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
 
 from escalation.ingest import BadPayload, zuul
 from escalation.services import ingestion
+from oncall.api import parsers
 
 log = logging.getLogger("escalation.zuul_mqtt")
 
@@ -147,7 +147,7 @@ class Subscriber:
         if self.broken or self.stopping:
             return  # not acknowledged: the broker sends it again after the reconnect
         try:
-            reports = zuul.parse_message(json.loads(message.payload))
+            reports = zuul.parse_message(parsers.loads(message.payload))
         except (ValueError, BadPayload) as error:  # JSON, UTF-8 and shape errors
             log.warning("skipping an unreadable message on %s: %s", message.topic, error)
             self.done(message)

@@ -1,18 +1,22 @@
 """Run web, worker and scheduler (and the optional listeners) until Ctrl-C.
 
-Used by ``make run``. Every child runs in its own process group and is told to
-die with this process, so Ctrl-C, ``kill`` or a crashed child stops all of them:
-nothing is left running.
+Used by ``make run``. A child that exits is started again after a backoff (1 s,
+doubling up to 30 s; back to 1 s once it ran for a minute), and the log says so:
+a worker that dies while Redis restarts must not take the web server down with it.
+Only Ctrl-C or SIGTERM stops everything. Every child runs in its own process group
+and is told to die with this process, so nothing is left running.
 """
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import os
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
@@ -22,6 +26,8 @@ from django.core.management.base import BaseCommand
 from oncall import demo
 
 PR_SET_PDEATHSIG = 1
+BACKOFF_SECONDS = (1, 2, 4, 8, 16, 30)
+STABLE_SECONDS = 60  # a child that ran this long restarts after the first backoff again
 
 
 def _die_with_parent() -> None:
@@ -106,8 +112,9 @@ class Command(BaseCommand):
 
         signal.signal(signal.SIGINT, stop)
         signal.signal(signal.SIGTERM, stop)
-        for name, argv in self.processes().items():
-            children[name] = subprocess.Popen(argv, preexec_fn=_die_with_parent)  # noqa: S603, PLW1509
+        argvs = self.processes()
+        for name in argvs:
+            children[name] = self.start(name, argvs[name])
 
         url = f"http://{settings.HOST}:{settings.PORT}/"
         self.stdout.write(f"\noncall runs at {url} ({', '.join(children)}); Ctrl-C stops it.")
@@ -120,16 +127,48 @@ class Command(BaseCommand):
             self.stdout.write(
                 "Log in with an account made by: .venv/bin/python manage.py createsuperuser"
             )
-        exit_code = 0
-        while not stopping:
-            for name, child in children.items():
-                if child.poll() is not None:
-                    self.stderr.write(f"{name} exited with {child.returncode}; stopping.")
-                    exit_code = 1
-                    stopping = True
-            time.sleep(0.5)
+        self.supervise(children, argvs, lambda: stopping)
         self.shutdown(children)
-        sys.exit(exit_code)
+
+    def start(self, name: str, argv: list[str]) -> subprocess.Popen[bytes]:
+        child = subprocess.Popen(argv, preexec_fn=_die_with_parent)  # noqa: S603, PLW1509
+        self.stdout.write(f"{name} started, pid {child.pid}")
+        return child
+
+    def supervise(
+        self,
+        children: dict[str, subprocess.Popen[bytes]],
+        argvs: dict[str, list[str]],
+        stopping: Callable[[], bool],
+    ) -> None:
+        """Restart children that exit, with a backoff per child, until ``stopping()``."""
+        started = {name: time.monotonic() for name in children}
+        failures = dict.fromkeys(children, 0)
+        restart_at: dict[str, float] = {}
+        while not stopping():
+            now = time.monotonic()
+            for name, child in children.items():
+                if name in restart_at:
+                    if now >= restart_at[name]:
+                        del restart_at[name]
+                        children[name] = self.start(name, argvs[name])
+                        started[name] = now
+                    continue
+                code = child.poll()
+                if code is None:
+                    continue
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(child.pid, signal.SIGKILL)  # its orphans, e.g. pool workers
+                if now - started[name] >= STABLE_SECONDS:
+                    failures[name] = 0
+                delay = BACKOFF_SECONDS[min(failures[name], len(BACKOFF_SECONDS) - 1)]
+                failures[name] += 1
+                how = f"was killed by signal {-code}" if code < 0 else f"exited with {code}"
+                self.stderr.write(
+                    f"{name} {how}; restarting it in {delay} s (restart {failures[name]})."
+                )
+                restart_at[name] = now + delay
+            time.sleep(0.2)
 
     def shutdown(self, children: dict[str, subprocess.Popen[bytes]]) -> None:
         for child in children.values():
