@@ -23,8 +23,8 @@ from escalation.ingest import Report
 from escalation.models import EscalationPolicy, Repo
 from escalation.services import ingestion
 from rotations.models import Person
-from tests.escalation.test_reliability import Stack, port_open, producer_on
-from tests.processes import free_port, wait_until
+from tests.escalation.test_reliability import Stack
+from tests.processes import free_port, port_open, producer_on, wait_until
 from tests.smtp import SmtpServer, _Handler
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
