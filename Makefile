@@ -28,6 +28,7 @@ run: $(VENV)/.installed-run
 lint: $(VENV)/.installed-dev
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
+	$(VENV)/bin/lint-imports --no-cache
 	$(PY) manage.py makemigrations --check --dry-run >/dev/null || { echo "models changed without a migration: run manage.py makemigrations"; exit 1; }
 
 typecheck: $(VENV)/.installed-dev

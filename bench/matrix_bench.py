@@ -86,7 +86,7 @@ django.setup()
 
 from django.conf import settings  # noqa: E402
 
-from escalation.channels import matrix  # noqa: E402
+from escalation import plugins  # noqa: E402
 from escalation.models import Incident, MatrixMessage, Notification, Occurrence  # noqa: E402
 from escalation.services import ingestion  # noqa: E402
 from oncall.celery import app  # noqa: E402
@@ -125,7 +125,7 @@ def main(options: argparse.Namespace) -> int:
     bot.join(room)
     bob.join(room)
     settings.MATRIX_HOMESERVER, settings.MATRIX_ACCESS_TOKEN = synapse.url, bot.access_token
-    matrix.setup()
+    plugins.register_matrix()
     build_team(room, alice, bob)
     env = child_env(
         DATABASE_URL=database_url(),

@@ -5,15 +5,6 @@ class EscalationConfig(AppConfig):
     name = "escalation"
 
     def ready(self) -> None:
-        from escalation import config
-        from escalation.views import repo_oncall
+        from escalation import plugins  # imports views and channels: only once apps are ready
 
-        config.connect()
-        from rotations.views import ONCALL_RESOLVERS
-
-        ONCALL_RESOLVERS["repo"] = repo_oncall
-
-        from escalation.channels import matrix
-
-        if matrix.configured():
-            matrix.setup()
+        plugins.register()

@@ -1,6 +1,7 @@
 """Who hears that an incident changed: a repeat, a claim, a mute, resolution.
 
-The Matrix channel registers here to edit the incident's message. Hooks run after
+``escalation.plugins`` plugs the Matrix channel in here to edit the incident's
+message. Hooks run after
 the change commits and take the incident id and ``soon``: a person acted (claim,
 mute, resolve) and wants to see it, rather than one more repeat of a failure.
 """
@@ -14,6 +15,6 @@ from django.db import transaction
 HOOKS: list[Callable[[int, bool], None]] = []
 
 
-def changed(incident_id: int, *, soon: bool = False) -> None:
+def incident_changed(incident_id: int, *, soon: bool = False) -> None:
     for hook in HOOKS:
         transaction.on_commit(lambda hook=hook: hook(incident_id, soon))  # type: ignore[misc]

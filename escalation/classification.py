@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from escalation.ingest import INFRASTRUCTURE, JOB, Report
 
 if TYPE_CHECKING:
-    from escalation.models import Route
+    from escalation.models.routing import Route
 
 COMPLIANCE = "compliance"
 REASON_LENGTH = 255

@@ -23,6 +23,7 @@ import logging
 import uuid
 from datetime import datetime, timedelta
 
+from celery import shared_task
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q, QuerySet
@@ -32,6 +33,7 @@ from escalation import channels
 from escalation.channels import ChannelError, http
 from escalation.models import Incident, MailBurst, Notification, TimelineEntry
 from escalation.models.mail import burst_key
+from oncall.enqueue import enqueue
 
 log = logging.getLogger(__name__)
 
@@ -269,3 +271,19 @@ def due_for_redelivery(now: datetime, grace: timedelta) -> list[int]:
         .order_by("next_attempt_at")
         .values_list("pk", flat=True)[:1000]
     )
+
+
+@shared_task(name="escalation.channels.deliver", ignore_result=True)
+def deliver_task(notification_id: int) -> None:
+    """Deliver one notification; again at the time ``deliver`` names (a retry, a held
+    burst)."""
+    again = deliver(notification_id)
+    if again is not None:
+        enqueue(deliver_task, notification_id, eta=again)
+
+
+def schedule(ids: list[int]) -> None:
+    """Wake a worker for each new notification once the transaction commits (the
+    sweep re-sends any whose message is lost)."""
+    if ids:
+        transaction.on_commit(lambda: [enqueue(deliver_task, pk) for pk in ids])

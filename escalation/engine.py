@@ -24,15 +24,17 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
+from celery import shared_task
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from escalation import targets
+from escalation import delivery, targets
 from escalation.models import Incident, Notification, TimelineEntry
 from escalation.targets import Recipient
-from oncall.enqueue import enqueue, enqueue_on_commit
+from oncall.celery import MAX_ETA_SECONDS
+from oncall.enqueue import enqueue_on_commit
 
 log = logging.getLogger(__name__)
 
@@ -91,10 +93,7 @@ def notify(
 
 
 def schedule_delivery(ids: list[int]) -> None:
-    if ids:
-        from escalation import tasks
-
-        transaction.on_commit(lambda: [enqueue(tasks.deliver, pk) for pk in ids])
+    delivery.schedule(ids)
 
 
 def schedule_advance(incident: Incident) -> None:
@@ -102,13 +101,10 @@ def schedule_advance(incident: Incident) -> None:
     due = incident.next_escalation_at
     if due is None:
         return
-    from escalation import tasks
-    from oncall.celery import MAX_ETA_SECONDS
-
     now = timezone.now()
     if due - now > timedelta(seconds=MAX_ETA_SECONDS):
         return
-    enqueue_on_commit(tasks.advance, incident.pk, eta=max(due, now))
+    enqueue_on_commit(advance_task, incident.pk, eta=max(due, now))
 
 
 def _step(incident: Incident) -> dict[str, Any]:
@@ -323,3 +319,9 @@ def sweep(now: datetime | None = None) -> dict[str, int]:
             _remind(incident, now)
         counts["reminded"] = len(claims)
     return counts
+
+
+@shared_task(name="escalation.tasks.advance", ignore_result=True)
+def advance_task(incident_id: int) -> bool:
+    """Advance one incident now (enqueued with an ETA by ``schedule_advance``)."""
+    return advance_one(incident_id)

@@ -1,4 +1,5 @@
-"""Ingestion endpoints of the senders' own formats: Zuul, Alertmanager, GitHub.
+"""Ingestion endpoints: the generic event format and the senders' own formats (Zuul,
+Alertmanager, GitHub).
 
 Each parses one delivery with its module in ``escalation.ingest`` and lets
 ``IngestView`` store the reports and answer 202.
@@ -10,20 +11,63 @@ from typing import Any
 
 from django.conf import settings
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema
-from rest_framework import permissions
+from drf_spectacular.utils import PolymorphicProxySerializer, extend_schema
+from rest_framework import permissions, status
 from rest_framework.exceptions import ParseError, ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.views import APIView
 
-from escalation.ingest import Report, alertmanager, github, zuul
+from escalation.ingest import BadPayload, Report, alertmanager, generic, github, zuul
 from escalation.models import Incident
 from escalation.serializers import IngestResultSerializer
 from escalation.services import ingestion, replays
-from escalation.views import IngestView
 from oncall.api import parsers
 from oncall.api.errors import ApiError
 from oncall.api.parsers import JSONParser
+from oncall.api.throttling import IngestRate
+from oncall.models import Scope
+
+
+class IngestView(APIView):
+    """Parse a delivery into reports, store them all, then answer 202."""
+
+    required_scopes = {"POST": Scope.INGEST}
+    throttle_classes = [IngestRate]
+
+    def parse(self, request: Request) -> list[Report]:
+        raise NotImplementedError
+
+    @extend_schema(
+        request={"application/json": OpenApiTypes.OBJECT},
+        responses={202: IngestResultSerializer},
+        description="The sender's own format, exactly as it publishes it (API.md).",
+    )
+    def post(self, request: Request) -> Response:
+        try:
+            reports = self.parse(request)
+        except BadPayload as error:
+            raise ValidationError(error.fields or {"non_field_errors": [str(error)]}) from error
+        accepted = ingestion.accept(reports)
+        return Response(accepted.body(), status=status.HTTP_202_ACCEPTED)
+
+
+class EventsView(IngestView):
+    @extend_schema(
+        request=PolymorphicProxySerializer(
+            component_name="EventOrEvents",
+            serializers=[generic.EventSerializer, generic.EventSerializer(many=True)],
+            resource_type_field_name=None,
+            many=False,
+        ),
+        responses={202: IngestResultSerializer},
+        description="One generic event, or a list of 1 to 500.",
+    )
+    def post(self, request: Request) -> Response:
+        return super().post(request)
+
+    def parse(self, request: Request) -> list[Report]:
+        return generic.parse(request.data, request.headers.get("Idempotency-Key", ""))
 
 
 class ZuulView(IngestView):

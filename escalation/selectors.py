@@ -20,6 +20,7 @@ from django.db.models import (
     Value,
     When,
 )
+from django.utils import timezone
 
 from escalation.models import Incident, Notification, Occurrence, Repo, TimelineEntry
 from rotations import schedule, selectors
@@ -203,3 +204,21 @@ def incidents_of_person(person: Person, now: datetime) -> list[Incident]:
         Q(claimed_by=person) | Q(repo_ref__in=mine)
     )
     return list(incident_rows(query, "active", now)[:100])
+
+
+def escalation_view(incident: Incident, now: datetime | None = None) -> dict[str, Any] | None:
+    """The API's ``escalation`` object: the next page is None while claimed or resolved,
+    and not before the mute ends."""
+    if not incident.policy:
+        return None
+    now = now or timezone.now()
+    next_at = incident.next_escalation_at
+    if incident.state != Incident.State.OPEN:
+        next_at = None
+    elif next_at is not None and incident.muted_until and incident.muted_until > now:
+        next_at = max(next_at, incident.muted_until)
+    return {
+        "policy": incident.policy.get("name", ""),
+        "step": incident.escalation_step,
+        "next_at": next_at,
+    }

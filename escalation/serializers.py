@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from escalation import matching, policies
+from escalation import matching, policies, selectors
 from escalation.models import Contact, EscalationPolicy, Incident, Repo, Route, Silence
 from escalation.services import lifecycle
 from oncall.api.fields import ModelSerializer
@@ -175,7 +176,7 @@ class IncidentSerializer(serializers.ModelSerializer):
 
     @extend_schema_field(EscalationStateSerializer(allow_null=True))
     def get_escalation(self, incident: Incident) -> dict[str, Any] | None:
-        view = lifecycle.escalation_view(incident, self.context.get("now"))
+        view = selectors.escalation_view(incident, self.context.get("now"))
         if view and view["next_at"] is not None:
             view["next_at"] = serializers.DateTimeField().to_representation(view["next_at"])
         return view
@@ -225,7 +226,9 @@ class ActionSerializer(serializers.Serializer):
         help_text="handle, e-mail or Matrix ID; a person's token may omit it",
     )
     note = serializers.CharField(required=False, allow_blank=True, default="")
-    minutes = serializers.IntegerField(required=False, min_value=1, max_value=60 * 24 * 90)
+    minutes = serializers.IntegerField(
+        required=False, min_value=1, max_value=lifecycle.MAX_MUTE // timedelta(minutes=1)
+    )
     until = serializers.DateTimeField(required=False)
 
 

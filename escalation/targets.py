@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from escalation import channels
+from escalation.channels.matrix.channel import room_of
 from escalation.models import Contact, Incident, Notification
 from escalation.selectors import oncall_by_rotation
 from rotations.models import Person, Rotation, Team
@@ -30,11 +31,19 @@ class Recipient:
         return f"{who} ({self.channel})"
 
 
-# Channels that reach a person about an incident, in order; the Matrix channel adds
-# itself when configured (it mentions the person in the incident's room).
-PERSON_CHANNELS: list[Callable[[Person, Incident], Recipient | None]] = [
-    lambda p, incident: Recipient(Channel.EMAIL, p.email, p) if p.email else None,
-]
+def by_email(person: Person, incident: Incident) -> Recipient | None:
+    return Recipient(Channel.EMAIL, person.email, person) if person.email else None
+
+
+def by_matrix_mention(person: Person, incident: Incident) -> Recipient | None:
+    """A person with a Matrix ID is reached by a mention in the incident's room."""
+    room = room_of(incident) if person.matrix_id else ""
+    return Recipient(Channel.MATRIX, room, person) if room else None
+
+
+# Channels that reach a person about an incident, in order; filled by
+# ``escalation.plugins``: e-mail, then a mention in the incident's Matrix room.
+PERSON_CHANNELS: list[Callable[[Person, Incident], Recipient | None]] = []
 
 
 def for_person(person: Person | None, incident: Incident) -> list[Recipient]:

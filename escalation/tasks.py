@@ -1,4 +1,9 @@
-"""Celery tasks of the escalation engine: thin wrappers that take ids and re-read state."""
+"""The beat's sweep; the other Celery tasks live beside their work and are imported
+here so that Celery's autodiscovery of ``escalation.tasks`` finds them:
+``engine.advance_task``, ``delivery.deliver_task`` and the Matrix channel's
+(``escalation.channels.matrix.tasks``). Each takes ids and re-reads the state; the
+task names stay as they were (``oncall.celery`` routes by name).
+"""
 
 from __future__ import annotations
 
@@ -9,6 +14,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from escalation import delivery, engine
+from escalation.channels.matrix import tasks as matrix_tasks  # noqa: F401  (registers them)
 from oncall.enqueue import enqueue
 
 
@@ -19,65 +25,6 @@ def sweep() -> dict[str, int]:
     now = timezone.now()
     ids = delivery.due_for_redelivery(now, timedelta(seconds=settings.ESCALATION_TICK_SECONDS))
     for pk in ids:
-        enqueue(deliver, pk)
+        enqueue(delivery.deliver_task, pk)
     counts["redelivered"] = len(ids)
     return counts
-
-
-@shared_task(name="escalation.tasks.advance", ignore_result=True)
-def advance(incident_id: int) -> bool:
-    return engine.advance_one(incident_id)
-
-
-@shared_task(name="escalation.channels.deliver", ignore_result=True)
-def deliver(notification_id: int) -> None:
-    again = delivery.deliver(notification_id)
-    if again is not None:
-        enqueue(deliver, notification_id, eta=again)
-
-
-@shared_task(name="escalation.channels.matrix_refresh", ignore_result=True)
-def matrix_refresh(incident_id: int) -> int:
-    """Edit the incident's Matrix messages to its current state."""
-    from escalation.channels.matrix import channel
-
-    return channel.refresh(incident_id)
-
-
-@shared_task(name="escalation.tasks.matrix_sweep", ignore_result=True)
-def matrix_sweep() -> int:
-    """Beat: re-enqueue overdue edits (their task was lost). No-op without Matrix."""
-    from escalation.channels import matrix
-
-    if not matrix.configured():
-        return 0
-    from escalation.channels.matrix import channel
-
-    ids = channel.stale_roots(timezone.now())
-    for pk in ids:
-        enqueue(matrix_refresh, pk)
-    return len(ids)
-
-
-@shared_task(name="escalation.tasks.matrix_topics", ignore_result=True)
-def matrix_topics() -> int:
-    """Beat: keep room topics current (repairs a missed handoff or an edited topic)."""
-    from escalation.channels import matrix
-
-    if not matrix.configured():
-        return 0
-    from escalation.channels.matrix import topic
-
-    return topic.update_all()
-
-
-@shared_task(name="escalation.tasks.matrix_topic", ignore_result=True)
-def matrix_topic(room: str) -> bool:
-    """Set one room's topic now: a team or repo was just saved with it."""
-    from escalation.channels import matrix
-
-    if not matrix.configured():
-        return False
-    from escalation.channels.matrix import topic
-
-    return topic.set_now(room)

@@ -13,7 +13,7 @@ router.register("routes", views.RouteViewSet)
 router.register("silences", views.SilenceViewSet)
 
 urlpatterns = [
-    path("events/", views.EventsView.as_view(), name="ingest-events"),
+    path("events/", ingest_views.EventsView.as_view(), name="ingest-events"),
     path("ingest/zuul/", ingest_views.ZuulView.as_view(), name="ingest-zuul"),
     path(
         "ingest/alertmanager/", ingest_views.AlertmanagerView.as_view(), name="ingest-alertmanager"

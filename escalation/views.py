@@ -8,9 +8,8 @@ from typing import Any
 from django.db.models import Prefetch, QuerySet
 from django.utils import timezone
 from django_filters import rest_framework as filters
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, PolymorphicProxySerializer, extend_schema
-from rest_framework import status, viewsets
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
 from rest_framework.fields import DateTimeField
@@ -19,7 +18,6 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from escalation import coverage, selectors
-from escalation.ingest import BadPayload, Report, generic
 from escalation.models import (
     Contact,
     EscalationPolicy,
@@ -36,66 +34,20 @@ from escalation.serializers import (
     CoverageSerializer,
     IncidentDetailSerializer,
     IncidentSerializer,
-    IngestResultSerializer,
     PolicySerializer,
     RepoSerializer,
     RouteSerializer,
     SilenceSerializer,
 )
-from escalation.services import ingestion, lifecycle
+from escalation.services import lifecycle
 from oncall.api.errors import ApiError
-from oncall.api.throttling import IngestRate
 from oncall.models import Scope
 from rotations import acting
 from rotations import selectors as rotation_selectors
+from rotations.acting import acting_person
 from rotations.models import Person
 from rotations.schedule import OnCall
 from rotations.serializers import oncall_body, person_brief
-from rotations.views import acting_person
-
-# Ingestion -----------------------------------------------------------------------
-
-
-class IngestView(APIView):
-    """Parse a delivery into reports, store them all, then answer 202."""
-
-    required_scopes = {"POST": Scope.INGEST}
-    throttle_classes = [IngestRate]
-
-    def parse(self, request: Request) -> list[Report]:
-        raise NotImplementedError
-
-    @extend_schema(
-        request={"application/json": OpenApiTypes.OBJECT},
-        responses={202: IngestResultSerializer},
-        description="The sender's own format, exactly as it publishes it (API.md).",
-    )
-    def post(self, request: Request) -> Response:
-        try:
-            reports = self.parse(request)
-        except BadPayload as error:
-            raise ValidationError(error.fields or {"non_field_errors": [str(error)]}) from error
-        accepted = ingestion.accept(reports)
-        return Response(accepted.body(), status=status.HTTP_202_ACCEPTED)
-
-
-class EventsView(IngestView):
-    @extend_schema(
-        request=PolymorphicProxySerializer(
-            component_name="EventOrEvents",
-            serializers=[generic.EventSerializer, generic.EventSerializer(many=True)],
-            resource_type_field_name=None,
-            many=False,
-        ),
-        responses={202: IngestResultSerializer},
-        description="One generic event, or a list of 1 to 500.",
-    )
-    def post(self, request: Request) -> Response:
-        return super().post(request)
-
-    def parse(self, request: Request) -> list[Report]:
-        return generic.parse(request.data, request.headers.get("Idempotency-Key", ""))
-
 
 # Incidents -----------------------------------------------------------------------
 
@@ -176,14 +128,20 @@ class IncidentViewSet(viewsets.ReadOnlyModelViewSet):
             }
         return super().get_serializer(*args, **kwargs)
 
-    def _act(self, request: Request, run: Any) -> Response:
+    def _act(self, request: Request, action: lifecycle.Action) -> Response:
         body = ActionSerializer(data=request.data)
         body.is_valid(raise_exception=True)
+        data = body.validated_data
+        until = _mute_end(data) if action == lifecycle.Action.MUTE else None
         incident = self.get_object()
-        person = _person(request, body.validated_data.get("by"))
+        person = _person(request, data.get("by"))
         channel = "api" if request.auth is not None else "web"
         try:
-            run(incident, person, channel, body.validated_data)
+            lifecycle.perform(
+                incident, action, by=person, channel=channel, until=until, note=data["note"]
+            )
+        except lifecycle.InvalidMute as error:
+            raise ValidationError({"until": [str(error)]}) from error
         except lifecycle.InvalidState as error:
             raise ApiError(409, "invalid_state", str(error)) from error
         return Response(self.get_serializer(self.get_queryset().get(pk=incident.pk)).data)
@@ -191,38 +149,36 @@ class IncidentViewSet(viewsets.ReadOnlyModelViewSet):
     @extend_schema(request=ActionSerializer, responses=IncidentDetailSerializer)
     @action(detail=True, methods=["post"])
     def claim(self, request: Request, pk: str) -> Response:
-        return self._act(request, lambda i, p, c, d: lifecycle.claim(i, p, c))
+        return self._act(request, lifecycle.Action.CLAIM)
 
     @extend_schema(request=ActionSerializer, responses=IncidentDetailSerializer)
     @action(detail=True, methods=["post"])
     def unclaim(self, request: Request, pk: str) -> Response:
-        return self._act(request, lambda i, p, c, d: lifecycle.unclaim(i, p, c))
+        return self._act(request, lifecycle.Action.UNCLAIM)
 
     @extend_schema(request=ActionSerializer, responses=IncidentDetailSerializer)
     @action(detail=True, methods=["post"])
     def resolve(self, request: Request, pk: str) -> Response:
-        return self._act(request, lambda i, p, c, d: lifecycle.resolve(i, p, c, d["note"]))
+        return self._act(request, lifecycle.Action.RESOLVE)
 
     @extend_schema(request=ActionSerializer, responses=IncidentDetailSerializer)
     @action(detail=True, methods=["post"])
     def mute(self, request: Request, pk: str) -> Response:
-        def run(incident: Incident, person: Person, channel: str, data: dict[str, Any]) -> None:
-            if "until" in data:
-                until = data["until"]
-            elif "minutes" in data:
-                until = timezone.now() + timedelta(minutes=data["minutes"])
-            else:
-                raise ValidationError({"minutes": ["Give minutes or until."]})
-            if until <= timezone.now():
-                raise ValidationError({"until": ["Must be in the future."]})
-            lifecycle.mute(incident, person, channel, until)
-
-        return self._act(request, run)
+        return self._act(request, lifecycle.Action.MUTE)
 
     @extend_schema(request=ActionSerializer, responses=IncidentDetailSerializer)
     @action(detail=True, methods=["post"])
     def unmute(self, request: Request, pk: str) -> Response:
-        return self._act(request, lambda i, p, c, d: lifecycle.unmute(i, p, c))
+        return self._act(request, lifecycle.Action.UNMUTE)
+
+
+def _mute_end(data: dict[str, Any]) -> Any:
+    """The API's mute end: ``until`` as given, or ``minutes`` from now."""
+    if "until" in data:
+        return data["until"]
+    if "minutes" in data:
+        return timezone.now() + timedelta(minutes=data["minutes"])
+    raise ValidationError({"minutes": ["Give minutes or until."]})
 
 
 # Configuration -------------------------------------------------------------------
@@ -294,7 +250,7 @@ def _time(value: Any) -> Any:
 # Who is on call for a repo (plugs into /api/v1/oncall/) ------------------------------
 
 
-def repo_oncall(request: Request, name: str, at: Any) -> dict[str, Any]:
+def repo_oncall(name: str, at: Any) -> dict[str, Any]:
     """The on-call answer of the repo's rotation, plus ``repo`` and ``backup_rotation``."""
     repo = Repo.objects.select_related("rotation", "backup_rotation").filter(name=name).first()
     if repo is None:

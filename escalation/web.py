@@ -7,7 +7,6 @@ filters included.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from django.contrib import messages
@@ -22,7 +21,6 @@ from escalation.models import Incident
 from escalation.services import lifecycle
 from escalation.web_forms import IncidentFilterForm, MuteForm
 from oncall.web import WebRequest, action, back, page
-from rotations.models import Person
 
 CHANNEL = "web"
 PAGE_SIZE = 100
@@ -40,7 +38,7 @@ def decorate(incidents: list[Incident], now: Any) -> list[Incident]:
     answers = selectors.responsible({i.repo_ref for i in incidents if i.repo_ref}, now)
     for incident in incidents:
         incident.people = answers.get(incident.repo_ref_id or 0, [])  # type: ignore[attr-defined]
-        incident.escalation = lifecycle.escalation_view(incident, now)  # type: ignore[attr-defined]
+        incident.escalation = selectors.escalation_view(incident, now)  # type: ignore[attr-defined]
         incident.muted = incident.is_muted(now)  # type: ignore[attr-defined]
     return incidents
 
@@ -93,17 +91,6 @@ def incident(request: WebRequest, pk: int) -> HttpResponse:
     return _detail(request, pk, None, 200)
 
 
-def _run(incident: Incident, person: Person, name: str, data: dict[str, Any]) -> Incident:
-    runs: dict[str, Callable[[], Incident]] = {
-        "claim": lambda: lifecycle.claim(incident, person, CHANNEL),
-        "unclaim": lambda: lifecycle.unclaim(incident, person, CHANNEL),
-        "resolve": lambda: lifecycle.resolve(incident, person, CHANNEL, data.get("note", "")),
-        "mute": lambda: lifecycle.mute(incident, person, CHANNEL, data["mute_until"]),
-        "unmute": lambda: lifecycle.unmute(incident, person, CHANNEL),
-    }
-    return runs[name]()
-
-
 DONE = {
     "claim": "Claimed",
     "unclaim": "Unclaimed",
@@ -132,9 +119,19 @@ def incident_action(request: WebRequest, pk: int, name: str) -> HttpResponse:
         data["mute_until"] = form.cleaned_data["mute_until"]
     fallback = reverse("web-incident", args=[pk])
     try:
-        _run(incident, person, name, data)
+        lifecycle.perform(
+            incident,
+            name,
+            by=person,
+            channel=CHANNEL,
+            until=data.get("mute_until"),
+            note=data["note"],
+        )
     except lifecycle.InvalidState as error:
         messages.error(request, _conflict(error.incident, name))
+        return back(request, fallback)
+    except lifecycle.InvalidMute as error:  # the form checked it; the clock moved on
+        messages.error(request, str(error))
         return back(request, fallback)
     text = f"{DONE[name]} #{pk} {incident.repo} as {person.name or person.handle}"
     if name == "mute":

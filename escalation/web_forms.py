@@ -9,8 +9,8 @@ from django import forms
 from django.utils import timezone
 
 from escalation.selectors import TABS, IncidentFilters
+from escalation.services.lifecycle import MAX_MUTE
 
-MAX_MUTE = timedelta(days=90)
 UNITS = {"minutes": 1, "hours": 60, "days": 60 * 24}
 LOCAL_FORMATS = ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M"]
 
@@ -39,7 +39,7 @@ class MuteForm(forms.Form):
 
     minutes = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput)
     amount = forms.IntegerField(
-        required=False, min_value=1, max_value=60 * 24 * 90, label="Mute for"
+        required=False, min_value=1, max_value=MAX_MUTE // timedelta(minutes=1), label="Mute for"
     )
     unit = forms.ChoiceField(
         choices=[(u, u) for u in UNITS], initial="hours", required=False, label="Unit"
@@ -65,11 +65,11 @@ class MuteForm(forms.Form):
         else:
             minutes = data.get("minutes") or data["amount"] * UNITS[data.get("unit") or "hours"]
             if minutes > MAX_MUTE.total_seconds() // 60:
-                raise forms.ValidationError("A mute can last at most 90 days.")
+                raise forms.ValidationError(f"A mute can last at most {MAX_MUTE.days} days.")
             until = now + timedelta(minutes=minutes)
         if until <= now:
             self.add_error("until", "Must be in the future.")
         elif until - now > MAX_MUTE:
-            self.add_error("until", "A mute can last at most 90 days.")
+            self.add_error("until", f"A mute can last at most {MAX_MUTE.days} days.")
         data["mute_until"] = until
         return data

@@ -3,7 +3,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from escalation import actions
+from escalation import action_links
 from oncall import views
 from rotations import feeds
 
@@ -15,7 +15,7 @@ api_v1 = [
 urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("ical/<str:token>.ics", feeds.feed, name="feed"),
-    path("act/<str:action>/<str:token>/", actions.confirm, name="incident-action"),
+    path("act/<str:action>/<str:token>/", action_links.confirm, name="incident-action"),
     path("admin/", admin.site.urls),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),

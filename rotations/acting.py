@@ -9,7 +9,7 @@ may name anyone: that is what such a bot is for.
 Every entry point that takes a person to act as goes through ``act_as``: REST
 incident actions, web forms that pick a person (overrides), feed resets. E-mail
 action links are outside this rule: their signature names the person, and nothing
-in the request can change it (escalation.actions).
+in the request can change it (escalation.action_links).
 """
 
 from __future__ import annotations
@@ -46,6 +46,11 @@ def actor(request: Any) -> Actor:
     # Web pages have looked the login's person up already (oncall.web.page).
     person = request.person if hasattr(request, "person") else person_for_user(user)
     return Actor(person, bool(user.is_staff))
+
+
+def acting_person(request: Any) -> Person | None:
+    """The person a request acts for: its token's person, or the logged-in user's."""
+    return actor(request).person
 
 
 def act_as(who: Actor, named: Person | None) -> Person | None:

@@ -3,12 +3,11 @@ edits become versions and past shifts never change), overrides and notices.
 
 Lists do a constant number of queries per page: foreign keys are selected with the
 rows, many-to-many columns prefetched, and "on call now" is computed for the whole
-page at once (``oncall_now``).
+page at once (``selectors.oncall_now``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -22,17 +21,8 @@ from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
-from rotations import schedule, selectors, services
+from rotations import selectors, services
 from rotations.models import HandoffNotice, Override, Person, Rotation, RotationVersion, Team
-
-
-def oncall_now(rotations: Iterable[Rotation], now: datetime) -> dict[int, schedule.OnCall]:
-    """Who is on call at ``now`` in each rotation, by rotation id: four queries for any
-    number of rotations (fewer when their versions are prefetched already)."""
-    distinct = list({r.pk: r for r in rotations}.values())
-    return {
-        loaded.rotation.pk: loaded.oncall(now) for loaded in selectors.load(distinct, (now, now))
-    }
 
 
 def nobody(person: object) -> str:
@@ -250,7 +240,7 @@ class RotationAdmin(admin.ModelAdmin):
         # rows, not on this admin: one instance serves every request and thread.
         now = timezone.now()
         page = list(changelist.result_list)
-        found = oncall_now(page, now)
+        found = selectors.oncall_now(page, now)
         for rotation in page:
             rotation.oncall_now = found.get(rotation.pk)
             rotation.current = services.current_version(rotation, now)

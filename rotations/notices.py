@@ -2,7 +2,10 @@
 
 Each notice is a ``HandoffNotice`` row created before anything is sent; its
 unique key (rotation, person, shift start, kind) lets exactly one process win.
-Other channels (Matrix, with the Matrix issue) register in ``HANDOFF_HOOKS``.
+The e-mail comes from ``rotations/email/handoff.txt`` and goes through the shared
+mail path (``oncall.mail``: a ``Message-ID`` derived from the row, SMTP errors
+classified); other channels (Matrix) are plugged into ``HANDOFF_HOOKS`` by
+``escalation.plugins``.
 """
 
 from __future__ import annotations
@@ -13,10 +16,13 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
-from django.core.mail import send_mail
+from django.core.mail import EmailMultiAlternatives
 from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.template.loader import render_to_string
 from django.utils import timezone
 
+from oncall import mail
 from rotations import schedule, selectors
 from rotations.models import HandoffNotice, Rotation
 
@@ -26,8 +32,8 @@ log = logging.getLogger(__name__)
 # than this delays notices; a longer one skips the stale ones).
 STARTED_GRACE = timedelta(minutes=30)
 
-# Called with each notice after its e-mail went out: fn(notice). The Matrix channel
-# registers here to post the handoff in the team room and set the room topic.
+# Called with each notice after its e-mail went out: fn(notice). Filled by
+# escalation.plugins: the Matrix channel posts the handoff in the team room.
 HANDOFF_HOOKS: list[Callable[[HandoffNotice], None]] = []
 
 
@@ -87,27 +93,45 @@ def deliver(notice_id: int) -> bool:
         )
         if notice is None:
             return False
-        HandoffNotice.objects.filter(pk=notice.pk).update(attempts=notice.attempts + 1)
-    person, rotation = notice.person, notice.rotation
-    local = notice.shift_start.astimezone(ZoneInfo(person.timezone))
-    until = notice.shift_end.astimezone(ZoneInfo(person.timezone))
-    if notice.kind == HandoffNotice.Kind.UPCOMING:
-        subject = f"[oncall] You are on call for {rotation.name} from {local:%a %d %b %H:%M %Z}"
-    else:
-        subject = f"[oncall] You are now on call for {rotation.name}"
-    body = (
-        f"Hello {person.name},\n\nyou are on call for {rotation.name} from "
-        f"{local:%A %d %B %Y %H:%M %Z} until {until:%A %d %B %Y %H:%M %Z}.\n\n"
-        f"Schedule: {settings.ONCALL_BASE_URL}/api/v1/rotations/{rotation.slug}/shifts/\n"
-    )
-    if person.email:
-        send_mail(subject, body, None, [person.email])
+        HandoffNotice.objects.filter(pk=notice.pk).update(attempts=F("attempts") + 1)
+    if notice.person.email:
+        mail.send(message(notice))
     for hook in HANDOFF_HOOKS:
         hook(notice)
     HandoffNotice.objects.filter(pk=notice.pk).update(
         status=HandoffNotice.Status.SENT, sent_at=timezone.now(), error=""
     )
     return True
+
+
+def message(notice: HandoffNotice) -> EmailMultiAlternatives:
+    """The e-mail of ``notice``, in the incoming person's time zone; its ``Message-ID``
+    is derived from the row, so a retry sends the same message."""
+    person, rotation = notice.person, notice.rotation
+    zone = ZoneInfo(person.timezone or "UTC")
+    local = notice.shift_start.astimezone(zone)
+    if notice.kind == HandoffNotice.Kind.UPCOMING:
+        subject = f"[oncall] You are on call for {rotation.name} from {local:%a %d %b %H:%M %Z}"
+    else:
+        subject = f"[oncall] You are now on call for {rotation.name}"
+    context = {
+        "person": person,
+        "rotation": rotation,
+        "start": notice.shift_start,
+        "end": notice.shift_end,
+        "schedule_url": (
+            f"{settings.ONCALL_BASE_URL.rstrip('/')}/api/v1/rotations/{rotation.slug}/shifts/"
+        ),
+    }
+    with timezone.override(zone):
+        body = render_to_string("rotations/email/handoff.txt", context)
+    return EmailMultiAlternatives(
+        subject=subject,
+        body=body,
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        to=[person.email],
+        headers={"Message-ID": mail.message_id(f"h{notice.pk}"), **mail.AUTOMATIC},
+    )
 
 
 def record_failure(notice_id: int, error: Exception, *, final: bool) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import zoneinfo
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -173,3 +173,17 @@ def shifts_of_person(person: Person, start: datetime, end: datetime) -> list[Any
         if schedule.same(shift.person, person)
     ]
     return sorted(found, key=lambda pair: (pair[1].start, pair[0].slug))
+
+
+def oncall_now(rotations: Iterable[Rotation], now: datetime) -> dict[int, schedule.OnCall]:
+    """Who is on call at ``now`` in each rotation, by rotation id: four queries for any
+    number of rotations (fewer when their versions are prefetched already)."""
+    distinct = list({r.pk: r for r in rotations}.values())
+    return {loaded.rotation.pk: loaded.oncall(now) for loaded in load(distinct, (now, now))}
+
+
+#: ``GET /api/v1/oncall/?NAME=VALUE&at=…``: the answer for each query parameter NAME,
+#: ``fn(value, at) → body`` (raising the API's NotFound for an unknown value). Filled
+#: by ``escalation.plugins``: ``rotation`` (rotations.views) and ``repo`` (escalation).
+OnCallResolver = Callable[[str, datetime], dict[str, Any]]
+ONCALL_RESOLVERS: dict[str, OnCallResolver] = {}

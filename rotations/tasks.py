@@ -2,6 +2,7 @@ from celery import Task, shared_task
 from django.utils import timezone
 
 from oncall.enqueue import enqueue_on_commit
+from oncall.mail import MailError
 from rotations import notices
 
 
@@ -18,8 +19,16 @@ def send_handoff_notices() -> int:
     name="rotations.tasks.deliver_handoff_notice", bind=True, max_retries=5, default_retry_delay=60
 )
 def deliver_handoff_notice(self: Task, notice_id: int) -> bool:
+    """Send one notice; a permanent refusal (5xx) fails it at once, other trouble is
+    retried with backoff and fails the notice after the last retry."""
     try:
         return notices.deliver(notice_id)
+    except MailError as error:
+        final = error.permanent or self.request.retries >= (self.max_retries or 0)
+        notices.record_failure(notice_id, error, final=final)
+        if error.permanent:
+            return False
+        raise self.retry(exc=error, countdown=60 * 2**self.request.retries) from error
     except Exception as error:
         notices.record_failure(
             notice_id, error, final=self.request.retries >= (self.max_retries or 0)

@@ -19,7 +19,8 @@ from rest_framework.views import APIView
 from oncall.api.auth import request_scopes
 from oncall.api.params import InstantFilter, time_param
 from oncall.models import Scope
-from rotations import acting, feeds, selectors, services
+from rotations import feeds, selectors, services
+from rotations.acting import acting_person
 from rotations.models import Override, Person, Rotation, Team
 from rotations.serializers import (
     FeedUrlsSerializer,
@@ -33,11 +34,6 @@ from rotations.serializers import (
 )
 
 MAX_WINDOW = timedelta(days=731)
-
-
-def acting_person(request: Request) -> Person | None:
-    """The person a request acts for: its token's person, or the logged-in user's."""
-    return acting.actor(request).person
 
 
 def readable_feeds(request: Request, objs: list[Any]) -> dict[int, dict[str, str]]:
@@ -171,19 +167,13 @@ class OverrideViewSet(viewsets.ModelViewSet):
         services.delete_override(instance)
 
 
-# "Who is on call" answers per selector; the escalation app adds "repo".
-ONCALL_RESOLVERS: dict[str, Any] = {}
-
-
-def _rotation_answer(request: Request, slug: str, at: Any) -> dict[str, Any]:
+def rotation_oncall(slug: str, at: Any) -> dict[str, Any]:
+    """``/api/v1/oncall/?rotation=SLUG``: who is on call in that rotation at ``at``."""
     query = Rotation.objects.filter(slug=slug)
     loaded = selectors.load(query, (at, at + timedelta(microseconds=1)))
     if not loaded:
         raise NotFound(f"No rotation {slug!r}.")
     return oncall_body(at, loaded[0].rotation, loaded[0].oncall(at))
-
-
-ONCALL_RESOLVERS["rotation"] = _rotation_answer
 
 
 class OnCallView(APIView):
@@ -199,13 +189,14 @@ class OnCallView(APIView):
     )
     def get(self, request: Request) -> Response:
         at = time_param(request, "at")
-        given = [name for name in ONCALL_RESOLVERS if request.query_params.get(name)]
+        resolvers = selectors.ONCALL_RESOLVERS
+        given = [name for name in resolvers if request.query_params.get(name)]
         if len(given) != 1:
             raise ValidationError(
-                {"rotation": [f"Give exactly one of: {', '.join(sorted(ONCALL_RESOLVERS))}."]}
+                {"rotation": [f"Give exactly one of: {', '.join(sorted(resolvers))}."]}
             )
         name = given[0]
         return Response(
-            ONCALL_RESOLVERS[name](request, request.query_params[name], at),
+            resolvers[name](request.query_params[name], at),
             status=status.HTTP_200_OK,
         )

@@ -22,9 +22,9 @@ def _plain_static_files(settings) -> None:
 @pytest.fixture(autouse=True)
 def _fresh_routing_config() -> None:
     """Each test starts from its own database: drop the process's cached routing config."""
-    from escalation import config
+    from escalation import routing_cache
 
-    config.changed()
+    routing_cache.invalidate()
 
 
 @pytest.fixture(autouse=True)

@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.contrib import admin, messages
@@ -21,10 +20,10 @@ from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.text import Truncator
 
+from escalation import selectors as escalation_selectors
 from escalation.models import Incident, Notification, Occurrence, TimelineEntry
 from escalation.services import lifecycle
 from rotations import selectors
-from rotations.models import Person
 
 CHANNEL = "admin"  # the timeline's channel for what admins do here
 LATEST = 50  # rows shown by each read-only inline of an incident
@@ -123,9 +122,6 @@ def _why(incident: Incident, action: str) -> str:
     if action == "unmute":
         return "not muted"
     return f"it is {incident.state}"
-
-
-Run = Callable[[Incident, Person], object]
 
 
 @admin.register(Incident)
@@ -230,12 +226,12 @@ class IncidentAdmin(admin.ModelAdmin):
 
     @admin.display(description="next page", ordering="next_escalation_at")
     def next_page(self, incident: Incident) -> Any:
-        view = lifecycle.escalation_view(incident)
+        view = escalation_selectors.escalation_view(incident)
         return view["next_at"] if view and view["next_at"] else "-"
 
     @admin.display(description="escalation now")
     def escalation(self, incident: Incident) -> str:
-        view = lifecycle.escalation_view(incident)
+        view = escalation_selectors.escalation_view(incident)
         if view is None:
             return "no policy"
         when = view["next_at"].isoformat() if view["next_at"] else "none"
@@ -246,9 +242,14 @@ class IncidentAdmin(admin.ModelAdmin):
         return ", ".join(str(contact) for contact in incident.forwarded_to.all()) or "-"
 
     def _act(
-        self, request: HttpRequest, queryset: QuerySet[Incident], action: str, done: str, run: Run
+        self,
+        request: HttpRequest,
+        queryset: QuerySet[Incident],
+        action: lifecycle.Action,
+        done: str,
+        until: datetime | None = None,
     ) -> None:
-        """Run one lifecycle service per incident as the admin's person; report counts."""
+        """``lifecycle.perform`` per incident as the admin's person; report counts."""
         person = selectors.person_for_user(request.user)
         if person is None:
             self.message_user(
@@ -265,7 +266,7 @@ class IncidentAdmin(admin.ModelAdmin):
                 skipped["already yours"] += 1
                 continue
             try:
-                run(incident, person)
+                lifecycle.perform(incident, action, by=person, channel=CHANNEL, until=until)
             except lifecycle.InvalidState as error:
                 skipped[_why(error.incident, action)] += 1
                 continue
@@ -279,34 +280,24 @@ class IncidentAdmin(admin.ModelAdmin):
 
     @admin.action(description="Claim selected", permissions=["act"])
     def claim_selected(self, request: HttpRequest, queryset: QuerySet[Incident]) -> None:
-        self._act(
-            request, queryset, "claim", "claimed", lambda i, p: lifecycle.claim(i, p, CHANNEL)
-        )
+        self._act(request, queryset, lifecycle.Action.CLAIM, "claimed")
 
     @admin.action(description="Resolve selected", permissions=["act"])
     def resolve_selected(self, request: HttpRequest, queryset: QuerySet[Incident]) -> None:
-        self._act(
-            request, queryset, "resolve", "resolved", lambda i, p: lifecycle.resolve(i, p, CHANNEL)
-        )
+        self._act(request, queryset, lifecycle.Action.RESOLVE, "resolved")
 
     @admin.action(description="Mute selected for 1 day", permissions=["act"])
     def mute_selected(self, request: HttpRequest, queryset: QuerySet[Incident]) -> None:
         until = timezone.now() + timedelta(days=1)
-        self._act(
-            request, queryset, "mute", "muted", lambda i, p: lifecycle.mute(i, p, CHANNEL, until)
-        )
+        self._act(request, queryset, lifecycle.Action.MUTE, "muted", until)
 
     @admin.action(description="Unclaim selected", permissions=["act"])
     def unclaim_selected(self, request: HttpRequest, queryset: QuerySet[Incident]) -> None:
-        self._act(
-            request, queryset, "unclaim", "unclaimed", lambda i, p: lifecycle.unclaim(i, p, CHANNEL)
-        )
+        self._act(request, queryset, lifecycle.Action.UNCLAIM, "unclaimed")
 
     @admin.action(description="Unmute selected", permissions=["act"])
     def unmute_selected(self, request: HttpRequest, queryset: QuerySet[Incident]) -> None:
-        self._act(
-            request, queryset, "unmute", "unmuted", lambda i, p: lifecycle.unmute(i, p, CHANNEL)
-        )
+        self._act(request, queryset, lifecycle.Action.UNMUTE, "unmuted")
 
 
 @admin.register(Notification)

@@ -34,6 +34,7 @@ class Channel(Protocol):
     def send(self, batch: list[Notification]) -> Delivery: ...
 
 
+# Channel name → channel; filled by ``escalation.plugins`` (e-mail, webhook, Matrix).
 _REGISTRY: dict[str, Channel] = {}
 
 
@@ -44,17 +45,8 @@ def register(name: str, channel: Channel) -> None:
 def get(name: str) -> Channel | None:
     """The channel registered under ``name``; None when it is not configured (e.g. Matrix
     without a homeserver), which fails its notifications permanently."""
-    if "email" not in _REGISTRY:
-        _load_builtin()
     return _REGISTRY.get(name)
 
 
 def unregister(name: str) -> None:
     _REGISTRY.pop(name, None)
-
-
-def _load_builtin() -> None:
-    from escalation.channels import email, webhook
-
-    register("email", email.EmailChannel())
-    register("webhook", webhook.WebhookChannel())

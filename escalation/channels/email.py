@@ -16,23 +16,22 @@ one thread per incident.
 from __future__ import annotations
 
 import re
-import smtplib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from email.utils import formataddr
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.mail import EmailMultiAlternatives, get_connection
+from django.core.mail import EmailMultiAlternatives
 from django.core.validators import validate_email
 from django.template.loader import render_to_string
 
 from escalation.channels import ChannelError, Delivery
-
-if TYPE_CHECKING:
-    from escalation.models import Incident, Notification
+from escalation.links import action_url
+from escalation.models import Incident, Installation, Notification
+from oncall import mail
 
 PERSON_KINDS = {"page", "repage", "claim_reminder"}
 FORWARD_KINDS = {"forward", "forward_resolved"}
@@ -46,19 +45,8 @@ LINKS = [
 _MESSAGE_ID = re.compile(r"^<[^<>\s@]+@[^<>\s@]+>$")
 
 
-def domain() -> str:
-    """The host of ``ONCALL_BASE_URL``, else the domain of ``DEFAULT_FROM_EMAIL``."""
-    host = urlsplit(getattr(settings, "ONCALL_BASE_URL", "") or "").hostname
-    if host:
-        return host
-    sender = str(getattr(settings, "DEFAULT_FROM_EMAIL", "") or "")
-    return sender.rpartition("@")[2].strip(" >") or "localhost"
-
-
 def message_id(notification_id: int) -> str:
-    from escalation.models import Installation
-
-    return f"<oncall.n{notification_id}.{Installation.salt_value()}@{domain()}>"
+    return f"<oncall.n{notification_id}.{Installation.salt_value()}@{mail.domain()}>"
 
 
 def subject_of(incident: Incident) -> str:
@@ -124,9 +112,6 @@ class Item:
 
 
 def _items(batch: list[Notification], address: str) -> list[Item]:
-    from escalation.actions import action_url
-    from escalation.models import Notification
-
     first_per_incident: dict[int, Notification] = {}
     for row in sorted(batch, key=lambda n: n.pk):
         first_per_incident.setdefault(row.incident_id, row)
@@ -173,8 +158,6 @@ def _items(batch: list[Notification], address: str) -> list[Item]:
 def _thread_root(notification: Notification, address: str) -> str | None:
     """The Message-ID of the first message about this incident to ``address``, or None
     when ``notification`` is that first one."""
-    from escalation.models import Notification
-
     root = (
         Notification.objects.filter(
             incident_id=notification.incident_id, channel="email", address__iexact=address
@@ -252,33 +235,13 @@ def build_message(batch: list[Notification], connection: Any = None) -> EmailMul
     return message
 
 
-def classify(error: Exception) -> ChannelError:
-    """SMTP trouble as a ``ChannelError``: a recipient refused with 5xx or content
-    rejected with 5xx is permanent; everything else (no connection, timeouts, 4xx,
-    authentication and sender problems an operator can fix) is retried."""
-    if isinstance(error, smtplib.SMTPRecipientsRefused):
-        codes = [code for code, _ in error.recipients.values()]
-        permanent = bool(codes) and all(500 <= code < 600 for code in codes)
-        return ChannelError(f"Recipient refused: {error.recipients}", permanent=permanent)
-    if isinstance(error, smtplib.SMTPDataError):
-        return ChannelError(
-            f"Message refused: {error.smtp_code} {error.smtp_error!r}",
-            permanent=500 <= error.smtp_code < 600,
-        )
-    return ChannelError(f"SMTP: {error!r}", permanent=False)
-
-
 class EmailChannel:
     aggregates = True
 
     def send(self, batch: list[Notification]) -> Delivery:
+        """Through the shared mail path (``oncall.mail``), its errors as ``ChannelError``."""
         message = build_message(batch)
         try:
-            with get_connection(fail_silently=False) as connection:
-                message.connection = connection
-                sent = message.send()
-        except (smtplib.SMTPException, OSError) as error:
-            raise classify(error) from error
-        if not sent:
-            raise ChannelError("The mail backend sent nothing.", permanent=False)
-        return Delivery(external_id=message.extra_headers["Message-ID"])
+            return Delivery(external_id=mail.send(message))
+        except mail.MailError as error:
+            raise ChannelError(str(error), permanent=error.permanent) from error

@@ -1,4 +1,4 @@
-"""The one outbound HTTP client of the channels (webhooks now, Matrix later).
+"""The one outbound HTTP client of the channels (webhooks and Matrix).
 
 Standard library only. Every request has a timeout (per connect and per read, not
 for the whole exchange); redirects are not followed, so a delivery never silently

@@ -27,9 +27,8 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
 
-from escalation import selectors
 from escalation.channels import ChannelError, Delivery, http
-from escalation.serializers import IncidentSerializer
+from escalation.channels import payload as channel_payload
 
 if TYPE_CHECKING:
     from escalation.models import Notification
@@ -77,15 +76,9 @@ def verify(
 
 
 def payload(notification: Notification) -> dict[str, Any]:
-    incident = notification.incident
-    now = timezone.now()
-    context = {
-        "now": now,
-        "responsible": selectors.responsible([incident.repo_ref] if incident.repo_ref else [], now),
-    }
     return {
         "event": notification.kind,
-        "incident": IncidentSerializer(incident, context=context).data,
+        "incident": channel_payload.incident(notification.incident, timezone.now()),
         "notification": {
             "id": notification.pk,
             "step": notification.step,

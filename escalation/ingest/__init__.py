@@ -10,16 +10,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
+from escalation.ingest import clean
+from escalation.ingest.errors import BadPayload
+
+__all__ = ["INFRASTRUCTURE", "JOB", "BadPayload", "Report"]
+
 INFRASTRUCTURE = "infrastructure"
 JOB = "job"
-
-
-class BadPayload(ValueError):
-    """The delivery cannot be read: answered 400 with ``fields`` when given."""
-
-    def __init__(self, message: str, fields: dict[str, list[str]] | None = None) -> None:
-        super().__init__(message)
-        self.fields = fields or {}
 
 
 @dataclass
@@ -47,8 +44,6 @@ class Report:
 
     def key(self) -> str:
         """The dedup key: given, else derived from source, repo, pipeline, job, branch, subject."""
-        from escalation.ingest import clean
-
         if self.dedup_key:
             return clean.key(self.dedup_key)
         return clean.key(self.source, self.repo, self.pipeline, self.job, self.branch, self.subject)

@@ -13,7 +13,7 @@ from typing import Any
 
 from django.utils.dateparse import parse_datetime
 
-from escalation.ingest import BadPayload
+from escalation.ingest.errors import BadPayload
 
 # The column sizes of Incident and Occurrence.
 NAME = 255

@@ -1,8 +1,8 @@
-from escalation.models.config import Contact, EscalationPolicy, Repo, Route, Silence
 from escalation.models.incidents import Incident, Occurrence, TimelineEntry
 from escalation.models.mail import Installation, MailBurst
 from escalation.models.matrix import MatrixEvent, MatrixMessage, MatrixSync
 from escalation.models.notifications import Notification
+from escalation.models.routing import Contact, EscalationPolicy, Repo, Route, Silence
 
 __all__ = [
     "Contact",

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+from typing import ClassVar
+
 from django.db import models
 from django.db.models import Q
 from django.utils.timezone import now
 
 from escalation import classification
-from escalation.models.config import Contact, Repo, Route
+from escalation.models.routing import Contact, Repo, Route
 from rotations.models import Person
 
 
@@ -16,6 +19,9 @@ class Incident(models.Model):
         OPEN = "open"
         CLAIMED = "claimed"
         RESOLVED = "resolved"
+
+    #: The one limit for a mute, whichever channel sets it (web, API, admin, e-mail, Matrix).
+    MAX_MUTE: ClassVar[timedelta] = timedelta(days=90)
 
     dedup_key = models.CharField(max_length=500)
     state = models.CharField(max_length=10, choices=State.choices, default=State.OPEN)

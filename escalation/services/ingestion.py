@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from escalation import changes, classification, forwarding
-from escalation import config as routing
+from escalation import routing_cache as routing
 from escalation.ingest import INFRASTRUCTURE, Report
 from escalation.models import (
     Incident,
@@ -267,7 +267,7 @@ def _count(incident: Incident, report: Report, now: datetime) -> None:
         (incident.occurrences,) = cursor.fetchone()
     incident.last_seen = max(incident.last_seen, now)
     incident.result = report.result
-    changes.changed(incident.pk)
+    changes.incident_changed(incident.pk)
     if incident.occurrences in TIMELINE_OCCURRENCES:
         TimelineEntry.objects.create(
             incident=incident,
@@ -287,10 +287,3 @@ def _prune(incident: Incident) -> None:
         .values_list("pk", flat=True)[: Occurrence.HISTORY]
     )
     Occurrence.objects.filter(incident=incident).exclude(pk__in=list(keep)).delete()
-
-
-def recent_occurrences(incident: Incident, window: timedelta | None, now: datetime) -> int:
-    query = Occurrence.objects.filter(incident=incident)
-    if window is not None:
-        query = query.filter(received_at__gt=now - window)
-    return query.count()

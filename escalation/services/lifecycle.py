@@ -11,9 +11,8 @@ advances open, unmuted incidents, so unclaim and unmute resume where it stood.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
 
-from django.db import transaction
+from django.db import models, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -23,6 +22,23 @@ from rotations.models import Person
 
 State = Incident.State
 Kind = TimelineEntry.Kind
+
+
+MAX_MUTE = Incident.MAX_MUTE  # the one mute limit of every channel (90 days)
+
+
+class Action(models.TextChoices):
+    """Everything a person can do to an incident; every channel goes through ``perform``."""
+
+    CLAIM = "claim"
+    UNCLAIM = "unclaim"
+    RESOLVE = "resolve"
+    MUTE = "mute"
+    UNMUTE = "unmute"
+
+
+class InvalidMute(ValueError):
+    """The mute end is missing, not in the future, or further away than ``MAX_MUTE``."""
 
 
 class InvalidState(Exception):
@@ -47,7 +63,7 @@ def _note(
         detail=detail,
         at=at or timezone.now(),
     )
-    changes.changed(incident.pk, soon=True)
+    changes.incident_changed(incident.pk, soon=True)
 
 
 def _transition(incident: Incident, action: str, allowed: Q, **changes: object) -> Incident:
@@ -56,6 +72,43 @@ def _transition(incident: Incident, action: str, allowed: Q, **changes: object) 
     if updated != 1:
         raise InvalidState(incident, action)
     return incident
+
+
+def perform(
+    incident: Incident,
+    action: Action | str,
+    *,
+    by: Person,
+    channel: str,
+    until: datetime | None = None,
+    note: str = "",
+) -> Incident:
+    """Do ``action`` on ``incident`` as ``by`` through ``channel``: the one entry for every
+    channel, which keeps only its own parsing and wording. ``until`` is the mute's end
+    (required for, and only for, ``mute``); ``note`` goes on a resolve's timeline entry.
+    Raises ``InvalidState`` when the action does not fit the incident's state,
+    ``InvalidMute`` for a bad mute end, ``ValueError`` for an unknown action."""
+    action = Action(action)
+    if action == Action.MUTE:
+        if until is None:
+            raise InvalidMute("A mute needs an end.")
+        return mute(incident, by, channel, until)
+    if action == Action.CLAIM:
+        return claim(incident, by, channel)
+    if action == Action.UNCLAIM:
+        return unclaim(incident, by, channel)
+    if action == Action.RESOLVE:
+        return resolve(incident, by, channel, note)
+    return unmute(incident, by, channel)
+
+
+def check_mute_end(until: datetime, now: datetime | None = None) -> None:
+    """Raise ``InvalidMute`` unless ``until`` is in the future and within ``MAX_MUTE``."""
+    now = now or timezone.now()
+    if until <= now:
+        raise InvalidMute("The mute must end in the future.")
+    if until - now > MAX_MUTE:
+        raise InvalidMute(f"A mute can last at most {MAX_MUTE.days} days.")
 
 
 @transaction.atomic
@@ -122,8 +175,7 @@ def _close(
 @transaction.atomic
 def mute(incident: Incident, by: Person, channel: str, until: datetime) -> Incident:
     now = timezone.now()
-    if until <= now:
-        raise ValueError("The mute must end in the future.")
+    check_mute_end(until, now)
     _transition(incident, "mute", Q(state__in=[State.OPEN, State.CLAIMED]), muted_until=until)
     _note(incident, Kind.MUTED, by, channel, f"until {until.isoformat()}", at=now)
     return incident
@@ -175,21 +227,3 @@ def start_escalation_if_due(incident: Incident, now: datetime) -> bool:
     forwarding.forward(incident, now)
     engine.schedule_advance(incident)
     return True
-
-
-def escalation_view(incident: Incident, now: datetime | None = None) -> dict[str, Any] | None:
-    """The API's ``escalation`` object: the next page is None while claimed or resolved,
-    and not before the mute ends."""
-    if not incident.policy:
-        return None
-    now = now or timezone.now()
-    next_at = incident.next_escalation_at
-    if incident.state != State.OPEN:
-        next_at = None
-    elif next_at is not None and incident.muted_until and incident.muted_until > now:
-        next_at = max(next_at, incident.muted_until)
-    return {
-        "policy": incident.policy.get("name", ""),
-        "step": incident.escalation_step,
-        "next_at": next_at,
-    }

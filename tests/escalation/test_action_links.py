@@ -7,7 +7,7 @@ import pytest
 import time_machine
 from django.test import Client
 
-from escalation import actions
+from escalation import links
 from escalation.models import Incident, Notification, TimelineEntry
 from escalation.services import lifecycle
 
@@ -47,19 +47,19 @@ def path(url: str) -> str:
 
 
 def link(incident, person, action, minutes=None) -> str:
-    return path(actions.action_url(incident, person, action, minutes))
+    return path(links.action_url(incident, person, action, minutes))
 
 
 def test_links_are_absolute_under_the_base_url_and_name_the_action(incident, alice):
     notification = Notification.objects.create(
         incident=incident, key="k", kind="page", channel="email", address=alice.email
     )
-    url = actions.action_url(notification, alice, "mute", 60)
+    url = links.action_url(notification, alice, "mute", 60)
     assert url.startswith(f"{BASE}/act/mute/")
-    assert actions.action_url(incident, alice, "claim").startswith(f"{BASE}/act/claim/")
-    assert actions.action_url(incident, alice, "resolve").startswith(f"{BASE}/act/resolve/")
+    assert links.action_url(incident, alice, "claim").startswith(f"{BASE}/act/claim/")
+    assert links.action_url(incident, alice, "resolve").startswith(f"{BASE}/act/resolve/")
     with pytest.raises(ValueError):
-        actions.action_url(incident, alice, "mute")  # a mute needs its duration
+        links.action_url(incident, alice, "mute")  # a mute needs its duration
 
 
 def test_get_shows_a_confirmation_form_and_changes_nothing(client, incident, alice):
@@ -124,7 +124,7 @@ def test_a_tampered_token_is_400(client, incident, alice):
     url = link(incident, alice, "claim")
     token = url.rstrip("/").rsplit("/", 1)[1]
     payload, stamp, signature = token.split(":")
-    other = actions.make_token(incident.pk + 1, alice.pk, "claim").split(":")[0]
+    other = links.make_token(incident.pk + 1, alice.pk, "claim").split(":")[0]
     for bad in (
         f"{payload}:{stamp}:{signature[:-2]}xx",
         f"{other}:{stamp}:{signature}",  # another incident under this signature

@@ -8,7 +8,7 @@ import pytest
 import time_machine
 from django.core import signing
 
-from escalation import actions
+from escalation import links
 from escalation.channels import ChannelError
 from escalation.channels.email import EmailChannel
 from escalation.models import Contact, Incident, Installation, Notification
@@ -86,7 +86,7 @@ def links_in(text):
 
 def signed(url):
     action, token = urlsplit(url).path.strip("/").split("/")[1:3]
-    return action, signing.loads(token, salt=actions.SALT)
+    return action, signing.loads(token, salt=links.SALT)
 
 
 def test_page_carries_the_incident_and_action_links(smtp, people):

@@ -6,10 +6,13 @@ from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 
 import pytest
+from django.core.serializers.json import DjangoJSONEncoder
 
-from escalation.channels import ChannelError, get, http
+from escalation import selectors
+from escalation.channels import ChannelError, get, http, payload
 from escalation.channels.webhook import WebhookChannel, secret, verify
-from escalation.models import Incident, Notification
+from escalation.models import Contact, Incident, Notification
+from escalation.serializers import IncidentSerializer
 from tests.http_receiver import HttpReceiver
 
 pytestmark = pytest.mark.django_db
@@ -210,3 +213,35 @@ def test_the_http_client_retries_when_asked_and_the_wait_is_short(receiver):
     receiver.reply(429, headers={"Retry-After": "60"})
     assert http.request("GET", receiver.url("/"), retries=3, max_wait=1).status == 429
     assert len(receiver.requests) == 3
+
+
+@pytest.mark.parametrize("state", ["open", "claimed", "resolved"])
+def test_the_webhook_renders_the_incident_exactly_as_the_api_does(repo, people, state):
+    """The channel's plain renderer stays field for field the REST serializer's output."""
+    now = datetime(2026, 11, 26, 12, 0, 0, 123456, tzinfo=UTC)
+    contact = Contact.objects.create(slug="provider", name="Provider", email="p@example.org")
+    incident = Incident.objects.create(
+        dedup_key="k",
+        source="zuul",
+        repo=repo.name,
+        repo_ref=repo,
+        job="scs-check",
+        result="FAILURE",
+        labels={"cloud": "gx-scs"},
+        policy={"name": "Standard", "steps": [{"wait_seconds": 0}]},
+        next_escalation_at=now + timedelta(minutes=5),
+        muted_until=now + timedelta(hours=1, microseconds=7),
+        state=state,
+        claimed_by=people["alice"] if state == "claimed" else None,
+        claimed_at=now if state == "claimed" else None,
+        resolved_by=people["bob"] if state == "resolved" else None,
+        resolved_at=now if state == "resolved" else None,
+    )
+    incident.forwarded_to.add(contact)
+    context = {"now": now, "responsible": selectors.responsible([repo], now)}
+    expected = IncidentSerializer(incident, context=context).data
+    rendered = payload.incident(incident, now)
+    assert rendered["responsible"]  # the rotation's people are there to compare
+    assert json.loads(json.dumps(rendered, cls=DjangoJSONEncoder)) == json.loads(
+        json.dumps(expected, cls=DjangoJSONEncoder)
+    )

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import date, time
 
 from escalation import delivery, engine
-from escalation.channels.matrix.listener import Listener
+from escalation.chatops.listener import Listener
 from escalation.ingest import Report
 from escalation.models import EscalationPolicy, Incident, MatrixMessage, Notification, Repo
 from escalation.services import ingestion

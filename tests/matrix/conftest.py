@@ -9,9 +9,9 @@ from datetime import UTC, datetime
 import pytest
 import time_machine
 
-from escalation.channels import matrix
+from escalation import plugins
 from escalation.channels.matrix.channel import client
-from escalation.channels.matrix.listener import Listener
+from escalation.chatops.listener import Listener
 from oncall.celery import app
 from tests.matrix.chatops import build_team
 from tests.matrix.synapse import Synapse, SynapseError
@@ -75,9 +75,9 @@ def bot(settings, synapse, accounts):
     settings.MATRIX_ACCESS_TOKEN = accounts["oncallbot"].access_token
     settings.ONCALL_BASE_URL = "https://oncall.example.org"
     app.conf.task_always_eager = True  # deliveries and edits run here, as a worker runs them
-    matrix.setup()
+    plugins.register_matrix()
     yield accounts["oncallbot"]
-    matrix.teardown()
+    plugins.unregister_matrix()
     app.conf.task_always_eager = False
 
 

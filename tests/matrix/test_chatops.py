@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from escalation.channels.matrix.channel import client
-from escalation.channels.matrix.listener import Listener
+from escalation.chatops.listener import Listener
 from escalation.models import Incident, MatrixEvent, MatrixMessage, MatrixSync, TimelineEntry
 from escalation.services import ingestion, lifecycle
 from rotations import notices

@@ -10,7 +10,7 @@ from contextlib import contextmanager
 
 import pytest
 
-from escalation.channels import matrix
+from escalation import plugins
 from escalation.models import Incident
 from oncall.celery import app
 from tests.matrix.chatops import build_team, open_incident, root_of
@@ -24,9 +24,9 @@ def bot(settings, synapse):
     bot = synapse.register("listenerbot")
     settings.MATRIX_HOMESERVER, settings.MATRIX_ACCESS_TOKEN = synapse.url, bot.access_token
     app.conf.task_always_eager = True
-    matrix.setup()
+    plugins.register_matrix()
     yield bot
-    matrix.teardown()
+    plugins.unregister_matrix()
     app.conf.task_always_eager = False
 
 
@@ -90,7 +90,7 @@ def test_listener_start_sets_the_topic_of_rooms_configured_while_it_was_away(
     alice, bob = synapse.register("robin"), synapse.register("sasha")
     room = alice.create_room(name="ops", invite=[bot.user_id], power_levels={bot.user_id: 50})
     bot.join(room)
-    matrix.teardown()  # configured by a process without Matrix: nothing set the topic
+    plugins.unregister_matrix()  # configured by a process without Matrix: nothing set the topic
     build_team(room, alice, bob)
     assert alice.topic(room) == ""
     log = tmp_path / "listener.log"

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import pytest
 
-from escalation import tasks
+from escalation.channels.matrix import tasks
 from escalation.channels.matrix.channel import client
-from escalation.channels.matrix.listener import Listener
+from escalation.chatops.listener import Listener
 from escalation.models import EscalationPolicy
 from escalation.services import lifecycle
 from tests.matrix.chatops import open_incident, root_of

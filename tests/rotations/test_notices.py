@@ -8,9 +8,11 @@ import time_machine
 from django.core import mail
 from django.db import connection
 
+from oncall.mail import MailError
 from rotations import notices, services
 from rotations.models import HandoffNotice, Person
-from rotations.tasks import send_handoff_notices
+from rotations.tasks import deliver_handoff_notice, send_handoff_notices
+from tests.smtp import use_smtp_server
 
 START = date(2026, 11, 2)  # 09:00 Europe/Berlin = 08:00 UTC
 HANDOFF = datetime(2026, 11, 16, 8, 0, tzinfo=UTC)
@@ -96,3 +98,47 @@ def test_beat_task_hands_notices_to_delivery(rotation, django_capture_on_commit_
         assert send_handoff_notices() == 1
     assert len(callbacks) == 1
     assert HandoffNotice.objects.get().status == "pending"
+
+
+@pytest.fixture
+def smtp(settings):
+    with use_smtp_server(settings) as server:
+        yield server
+
+
+def deliver_at(at: datetime) -> HandoffNotice:
+    with time_machine.travel(at, tick=False):
+        [notice_id] = notices.claim_notices(at)
+        deliver_handoff_notice.apply(args=[notice_id])
+    return HandoffNotice.objects.get(pk=notice_id)
+
+
+def test_handoff_mail_goes_through_smtp_with_a_message_id_and_the_template(rotation, smtp):
+    notice = deliver_at(HANDOFF - timedelta(hours=1))
+    assert (notice.status, notice.attempts) == ("sent", 1)
+    [message] = smtp.messages
+    assert message["Message-ID"].startswith(f"<oncall.h{notice.pk}@")
+    assert message["Auto-Submitted"] == "auto-generated"
+    body = message.get_content()
+    assert "Hello Bob," in body
+    assert "from Monday 16 November 2026 09:00 CET until Monday 30 November 2026" in body
+    assert "/api/v1/rotations/core/shifts/" in body
+
+
+def test_a_refused_handoff_mail_fails_at_once_and_a_server_outage_is_retried(rotation, smtp):
+    smtp.refuse["bob@example.org"] = "550 5.1.1 No such user"
+    notice = deliver_at(HANDOFF - timedelta(hours=1))
+    assert (notice.status, notice.attempts) == ("failed", 1)
+    assert "550" in notice.error
+    del smtp.refuse["bob@example.org"]
+    smtp.stop()
+    with time_machine.travel(HANDOFF + timedelta(minutes=1), tick=False):
+        [notice_id] = notices.claim_notices(HANDOFF + timedelta(minutes=1))
+    with pytest.raises(MailError) as raised:
+        notices.deliver(notice_id)
+    assert not raised.value.permanent
+    assert HandoffNotice.objects.get(pk=notice_id).status == "pending"
+    smtp.start()
+    assert notices.deliver(notice_id) is True
+    notice = HandoffNotice.objects.get(pk=notice_id)
+    assert (notice.status, notice.attempts) == ("sent", 2)

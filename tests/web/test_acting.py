@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import time_machine
 
-from escalation import actions
+from escalation import links
 from escalation.models import TimelineEntry
 from rotations.models import Override
 from tests.web.conftest import failure
@@ -76,7 +76,7 @@ def test_non_staff_login_cannot_delete_someone_elses_override(alice_client, worl
 def test_email_link_acts_as_its_signed_person_whoever_is_logged_in(alice_client, world):
     """The signature names the person; a session and posted fields cannot change it."""
     incident = failure()
-    url = actions.action_url(incident, world.bob, "claim").split("://", 1)[1]
+    url = links.action_url(incident, world.bob, "claim").split("://", 1)[1]
     path = "/" + url.split("/", 1)[1]
 
     response = alice_client.post(path, {"by": "alice", "person": "alice"})

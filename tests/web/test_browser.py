@@ -259,7 +259,7 @@ def test_no_page_breaks_the_content_security_policy(browser, site, post_event, w
     under ``default-src 'self'``: Chromium reports no refused script, style or image."""
     from django.contrib.auth import get_user_model
 
-    from escalation.actions import make_token
+    from escalation.links import make_token
 
     pk = post_event()
     get_user_model().objects.filter(pk=world.user.pk).update(is_staff=True, is_superuser=True)

@@ -29,7 +29,6 @@ from escalation.channels import ChannelError, Delivery
 from escalation.channels.matrix import render
 from escalation.channels.matrix.client import MatrixClient, MatrixError
 from escalation.models import Incident, MatrixMessage, Notification
-from oncall.enqueue import enqueue
 from rotations.models import Person
 
 log = logging.getLogger(__name__)
@@ -137,21 +136,6 @@ def reply(incident: Incident, room: str, text: str, key: str) -> str | None:
 
 
 # Edits ---------------------------------------------------------------------------
-
-
-def changed(incident_id: int, soon: bool = False) -> None:
-    """The incident changed: its messages need an edit (called after the change commits).
-    Repeats are gathered into one edit per ``EDIT_INTERVAL``; what a person did shows
-    at once."""
-    now = timezone.now()
-    marked = MatrixMessage.objects.filter(
-        incident_id=incident_id, root=True, dirty_since__isnull=True
-    ).update(dirty_since=now)
-    if marked or soon:
-        from escalation import tasks
-
-        countdown = 0 if soon else edit_interval().seconds
-        enqueue(tasks.matrix_refresh, incident_id, countdown=countdown)
 
 
 def refresh(incident_id: int, now: datetime | None = None) -> int:

@@ -15,16 +15,13 @@ import logging
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
 
 from django.utils import timezone
 
-from escalation import tasks
 from escalation.channels.matrix import render
 from escalation.channels.matrix.channel import client
 from escalation.channels.matrix.client import MatrixError
 from escalation.models import Repo
-from oncall.enqueue import enqueue_on_commit
 from rotations import schedule, selectors
 from rotations.models import HandoffNotice, Person, Rotation, Team
 
@@ -184,11 +181,3 @@ def on_handoff(notice: HandoffNotice) -> None:
         except MatrixError as error:
             # The e-mail went out; the topic task repairs the topic within minutes.
             log.warning("matrix: handoff notice %s in %s failed: %s", notice.pk, room_id, error)
-
-
-def on_saved(sender: Any, instance: Team | Repo, **kwargs: Any) -> None:
-    """Signal receiver: a team or repo with a room was saved (its room set, its mail or
-    workflow changed): set that room's topic after the commit, from a worker."""
-    room = instance.matrix_room
-    if room:
-        enqueue_on_commit(tasks.matrix_topic, room)

@@ -1,7 +1,7 @@
 """``manage.py matrix_listen``: the Matrix listener (reactions, redactions, commands).
 
 Long-polls ``/sync`` as the bot (``MATRIX_HOMESERVER``, ``MATRIX_ACCESS_TOKEN``) and acts
-for known people; see ``escalation/channels/matrix/listener.py``. SIGTERM or Ctrl-C
+for known people; see ``escalation/chatops/listener.py``. SIGTERM or Ctrl-C
 stops it after the current round; a database or homeserver outage is waited out.
 ``make run`` starts it when ``MATRIX_HOMESERVER`` is set.
 """
@@ -16,6 +16,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError
 from django.db import InterfaceError, OperationalError, close_old_connections
 
+from escalation import plugins
 from escalation.channels import matrix
 
 log = logging.getLogger("escalation.matrix")
@@ -32,11 +33,11 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         if not matrix.configured():
             raise CommandError("Set MATRIX_HOMESERVER and MATRIX_ACCESS_TOKEN first.")
-        matrix.setup()
+        plugins.register_matrix()
         from escalation.channels.matrix import topic
         from escalation.channels.matrix.channel import client
         from escalation.channels.matrix.client import MatrixError
-        from escalation.channels.matrix.listener import Listener
+        from escalation.chatops.listener import Listener
 
         stop = threading.Event()
         for sig in (signal.SIGTERM, signal.SIGINT):

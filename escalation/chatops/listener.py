@@ -16,18 +16,17 @@ from __future__ import annotations
 
 import logging
 import unicodedata
-from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.utils import timezone
 
-from escalation.channels.matrix import channel, commands, render, topic
+from escalation.channels.matrix import channel, topic
 from escalation.channels.matrix.client import MatrixClient, MatrixError
+from escalation.chatops import commands
+from escalation.chatops.act import act, known
 from escalation.models import Incident, MatrixEvent, MatrixMessage, MatrixSync
 from escalation.services import lifecycle
-from rotations.models import Person
 
 log = logging.getLogger(__name__)
 
@@ -213,7 +212,7 @@ class Listener:
             incident.refresh_from_db()
             if incident.state != Incident.State.CLAIMED or incident.claimed_by_id != person.pk:
                 return False
-            lifecycle.unclaim(incident, person, "matrix")
+            lifecycle.perform(incident, lifecycle.Action.UNCLAIM, by=person, channel="matrix")
             MatrixEvent.objects.filter(event_id=event["event_id"]).update(
                 action="unclaim", outcome="unclaimed"
             )
@@ -230,33 +229,3 @@ class Listener:
             channel.reply(incident, room_id, text, key=f"ack:{event_id}")
         except MatrixError as error:
             log.warning("matrix: could not confirm in %s: %s", room_id, error)
-
-
-def known(matrix_id: str) -> Person | None:
-    return Person.objects.filter(matrix_id=matrix_id, active=True).first()
-
-
-def act(action: str, incident: Incident, person: Person, **options: Any) -> tuple[bool, str]:
-    """Do ``action`` for ``person``; (done, what to say in the thread)."""
-    try:
-        if action == "claim":
-            if incident.state == Incident.State.CLAIMED and incident.claimed_by_id == person.pk:
-                return False, f"👀 {person.name} already claimed #{incident.pk}."
-            lifecycle.claim(incident, person, "matrix")
-            return True, f"👀 {person.name} claimed #{incident.pk}; re-pings stop."
-        if action == "resolve":
-            lifecycle.resolve(incident, person, "matrix")
-            return True, f"✅ {person.name} resolved #{incident.pk}."
-        if action == "unclaim":
-            lifecycle.unclaim(incident, person, "matrix")
-            return True, f"↩️ {person.name} unclaimed #{incident.pk}; escalation resumes."
-        if action == "mute":
-            seconds = options.get("seconds") or settings.MATRIX_MUTE_SECONDS
-            until = timezone.now() + timedelta(seconds=seconds)
-            lifecycle.mute(incident, person, "matrix", until)
-            return True, f"🔇 {person.name} muted #{incident.pk} until {render.day(until)}."
-    except lifecycle.InvalidState as error:
-        incident = error.incident
-        holder = f" by {incident.claimed_by.name}" if incident.claimed_by else ""
-        return False, f"Cannot {action} #{incident.pk}: it is {incident.state}{holder}."
-    return False, f"Unknown action {action!r}."

@@ -70,8 +70,8 @@ def current() -> Config:
     return config
 
 
-def changed(**kwargs: Any) -> None:
-    """Signal receiver: drop every process's copy."""
+def invalidate(**kwargs: Any) -> None:
+    """Drop every process's copy (a signal receiver of every routing model)."""
     global _copy
     with _lock:
         _copy = None
@@ -85,6 +85,6 @@ def connect() -> None:
     from django.db.models.signals import m2m_changed, post_delete, post_save
 
     for model in (Route, Silence, EscalationPolicy, Repo):
-        post_save.connect(changed, sender=model, dispatch_uid=f"config-{model.__name__}-save")
-        post_delete.connect(changed, sender=model, dispatch_uid=f"config-{model.__name__}-del")
-    m2m_changed.connect(changed, sender=Route.forward_to.through, dispatch_uid="config-forward")
+        post_save.connect(invalidate, sender=model, dispatch_uid=f"config-{model.__name__}-save")
+        post_delete.connect(invalidate, sender=model, dispatch_uid=f"config-{model.__name__}-del")
+    m2m_changed.connect(invalidate, sender=Route.forward_to.through, dispatch_uid="config-forward")

@@ -9,17 +9,25 @@ from __future__ import annotations
 import logging
 import re
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from django.db import transaction
 from django.utils import timezone
 
 from escalation.channels.matrix import channel, render, topic
 from escalation.channels.matrix.client import MatrixError
+from escalation.chatops.act import act, known
 from escalation.models import Incident, MatrixEvent, Repo
+from escalation.services import lifecycle
 
-if TYPE_CHECKING:
-    from escalation.channels.matrix.listener import Listener
+
+class Listener(Protocol):
+    """What a command needs of the listener that read it (``chatops.listener``)."""
+
+    def record(self, room_id: str, event: dict[str, Any], kind: str, **fields: Any) -> bool: ...
+
+    def confirm(self, incident: Incident, room_id: str, text: str, event_id: str) -> None: ...
+
 
 log = logging.getLogger(__name__)
 
@@ -30,22 +38,20 @@ HELP = (
 )
 DURATION = re.compile(r"^(\d+)\s*([mhdw])$")
 UNITS = {"m": 60, "h": 3600, "d": 86400, "w": 604800}
-MAX_MUTE = timedelta(days=30)
 
 
 def duration(text: str) -> timedelta | None:
-    """``90m``, ``2h``, ``1d``, ``1w`` → a timedelta (None when not one, or > 30 days)."""
+    """``90m``, ``2h``, ``1d``, ``1w`` → a timedelta (None when not one, or longer than
+    the one mute limit, ``lifecycle.MAX_MUTE``)."""
     match = DURATION.match(text.strip().lower())
     if not match:
         return None
     span = timedelta(seconds=int(match[1]) * UNITS[match[2]])
-    return span if timedelta(0) < span <= MAX_MUTE else None
+    return span if timedelta(0) < span <= lifecycle.MAX_MUTE else None
 
 
 def run(listener: Listener, room_id: str, event: dict[str, Any], body: str) -> bool:
     """Handle one command message; True when it changed an incident."""
-    from escalation.channels.matrix.listener import act, known
-
     words = body.strip().split()
     name, args = words[0][1:].lower(), words[1:]
     if name not in ("oncall", "claim", "resolve", "unclaim", "mute", "topic", "help"):
@@ -80,8 +86,9 @@ def run(listener: Listener, room_id: str, event: dict[str, Any], body: str) -> b
     if name == "mute" and len(args) > 1:
         span = duration(args[1])
         if span is None:
+            limit = lifecycle.MAX_MUTE.days
             return _answer(
-                listener, room_id, event, "Mute for 90m, 2h, 1d or 1w (at most 30 days)."
+                listener, room_id, event, f"Mute for 90m, 2h, 1d or 1w (at most {limit} days)."
             )
         options["seconds"] = int(span.total_seconds())
     with transaction.atomic():

@@ -17,7 +17,6 @@ from django.utils import timezone
 from escalation import matching, policies
 from escalation.models import Contact, EscalationPolicy, Incident, Repo, Route, Silence
 from rotations import selectors
-from rotations.admin import nobody, oncall_now
 
 
 @admin.register(Contact)
@@ -125,7 +124,7 @@ class RepoAdmin(admin.ModelAdmin):
     def get_changelist_instance(self, request: HttpRequest) -> Any:
         changelist = super().get_changelist_instance(request)
         page = list(changelist.result_list)
-        found = oncall_now([r.rotation for r in page if r.rotation], timezone.now())
+        found = selectors.oncall_now([r.rotation for r in page if r.rotation], timezone.now())
         for repo in page:  # on the rows: this admin serves every request and thread
             oncall = found.get(repo.rotation_id) if repo.rotation_id else None
             repo.oncall_now = oncall
@@ -136,7 +135,8 @@ class RepoAdmin(admin.ModelAdmin):
         if repo.rotation_id is None:
             return "nobody: no rotation"
         oncall = getattr(repo, "oncall_now", None)
-        return nobody(oncall.primary if oncall else None)
+        primary = oncall.primary if oncall else None
+        return str(primary) if primary is not None else "nobody"
 
     @admin.display(description="unresolved", ordering="open_incidents")
     def open_incidents(self, repo: Repo) -> int:
