@@ -20,7 +20,7 @@ from escalation import markup, selectors
 from escalation.models import Incident
 from escalation.services import lifecycle
 from escalation.web_forms import IncidentFilterForm, MuteForm
-from oncall.web import WebRequest, action, back, page
+from rotations.pages import WebRequest, action, back, page
 
 CHANNEL = "web"
 PAGE_SIZE = 100

@@ -16,10 +16,10 @@ from escalation import coverage as coverage_report
 from escalation import selectors
 from escalation.models import Repo
 from escalation.web import MUTE_PRESETS, REFRESH_SECONDS, decorate
-from oncall.web import WebRequest, page
 from rotations import feeds
 from rotations import selectors as rotation_selectors
 from rotations.models import Rotation, Team
+from rotations.pages import WebRequest, page
 
 MY_WEEKS = 8
 SEARCH_LIMIT = 20

@@ -43,7 +43,7 @@ def actor(request: Any) -> Actor:
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return Actor(None, False)
-    # Web pages have looked the login's person up already (oncall.web.page).
+    # Web pages have looked the login's person up already (rotations.pages.page).
     person = request.person if hasattr(request, "person") else person_for_user(user)
     return Actor(person, bool(user.is_staff))
 

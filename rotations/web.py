@@ -15,9 +15,9 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 
-from oncall.web import WebRequest, action, back, page
 from rotations import acting, feeds, schedule, selectors, services
 from rotations.models import Override, Person, Rotation
+from rotations.pages import WebRequest, action, back, page
 
 WEEKS = 6
 MAX_WEEKS = 26

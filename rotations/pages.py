@@ -1,7 +1,9 @@
 """Plumbing shared by the web UI's pages (``escalation.web``, ``rotations.web``): login,
 the person a login acts as, the viewer's time zone, redirects back to a filtered list.
 
-No business logic: pages parse, call a service or selector, and render.
+No business logic: pages parse, call a service or selector, and render. It lives in
+``rotations`` (not ``oncall``) because it looks up the login's person: the project's
+plumbing stays below both apps.
 """
 
 from __future__ import annotations
