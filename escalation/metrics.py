@@ -17,7 +17,12 @@ from django.db.models import Sum as SumOf
 from django.http import HttpResponse
 from django.utils import timezone
 from prometheus_client import generate_latest
-from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily, Metric
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 from prometheus_client.registry import Collector, CollectorRegistry
 from rest_framework import permissions
@@ -86,15 +91,14 @@ def _ages(now: datetime) -> Iterator[Metric]:
 
 
 def _reports() -> Iterator[Metric]:
-    family = GaugeMetricFamily(
-        "oncall_reports_total",
+    # A counter: every number below only grows (exposed as oncall_reports_total).
+    family = CounterMetricFamily(
+        "oncall_reports",
         "Stored reports by source: result=failure counts failure reports accepted into an"
         " incident (the sum of incidents' occurrences); result=recovered counts success"
-        " reports that resolved an incident. Only grows.",
+        " reports that resolved an incident.",
         labels=["source", "result"],
     )
-    # A Counter in meaning, but the value is read from the database, not counted here;
-    # counter-typed families would need a created timestamp we do not have.
     failures = Incident.objects.values("source").annotate(n=SumOf("occurrences")).order_by()
     for row in sorted(failures, key=lambda r: r["source"]):
         family.add_metric([row["source"], "failure"], row["n"] or 0)
