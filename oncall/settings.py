@@ -218,6 +218,8 @@ CELERY_BROKER_POLL_MS = env.integer("CELERY_BROKER_POLL_MS", 100, minimum=10)
 # /healthz answers 503 when beat's or the worker's heartbeat is older than this
 # (beat records its own every 10 s; a worker runs the heartbeat task every 30 s).
 ONCALL_HEARTBEAT_STALE_SECONDS = env.integer("ONCALL_HEARTBEAT_STALE_SECONDS", 120, minimum=30)
+# GET /metrics without a token (e.g. a Prometheus on a private network); else `read` scope.
+ONCALL_METRICS_PUBLIC = env.flag("ONCALL_METRICS_PUBLIC", False)
 
 # Integrations -------------------------------------------------------------------
 GITHUB_WEBHOOK_SECRET = env.raw("GITHUB_WEBHOOK_SECRET")

@@ -3,7 +3,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from escalation import action_links
+from escalation import action_links, metrics
 from oncall import views
 from rotations import feeds
 
@@ -14,6 +14,7 @@ api_v1 = [
 
 urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
+    path("metrics", metrics.metrics, name="metrics"),
     path("ical/<str:token>.ics", feeds.feed, name="feed"),
     path("act/<str:action>/<str:token>/", action_links.confirm, name="incident-action"),
     path("admin/", admin.site.urls),

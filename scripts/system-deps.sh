@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Installs the real peers the tests talk to, when they are missing: Debian's
-# prometheus-alertmanager, mosquitto (MQTT broker and clients), openssl and node/npm
+# prometheus-alertmanager, prometheus (the /metrics test scrapes with it; promtool checks
+# docs/prometheus-rules.yml), mosquitto (MQTT broker and clients), openssl and node/npm
 # (ical.js, the parser Thunderbird uses) and chromium (the web UI's browser tests drive
 # /usr/bin/chromium with Playwright). Fails with a clear message when it cannot.
 set -euo pipefail
 
 need=()
 command -v prometheus-alertmanager >/dev/null || need+=(prometheus-alertmanager)
+command -v prometheus >/dev/null && command -v promtool >/dev/null || need+=(prometheus)
 command -v mosquitto >/dev/null || [ -x /usr/sbin/mosquitto ] || need+=(mosquitto)
 command -v mosquitto_pub >/dev/null || need+=(mosquitto-clients)
 command -v openssl >/dev/null || need+=(openssl)
