@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from html import escape
 
-WIDTH = 600
-HEIGHT = 200
-LEFT = 44
-BOTTOM = 22
-TOP = 10
+WIDTH = 480
+HEIGHT = 220
+LEFT = 60
+BOTTOM = 26
+TOP = 12
 
 
 def bar_chart(title: str, points: list[tuple[str, float | None]], unit: str = "") -> str:
@@ -30,10 +30,10 @@ def bar_chart(title: str, points: list[tuple[str, float | None]], unit: str = ""
         f"<title>{escape(title)}</title>",
         f'<line class="axis" x1="{LEFT}" y1="{HEIGHT - BOTTOM}" x2="{WIDTH}" '
         f'y2="{HEIGHT - BOTTOM}" stroke="currentColor" stroke-width="1"/>',
-        f'<text class="tick" x="{LEFT - 4}" y="{TOP + 4}" text-anchor="end" '
-        f'font-size="11" fill="currentColor">{escape(_fmt(top))}{escape(unit)}</text>',
+        f'<text class="tick" x="{LEFT - 4}" y="{TOP + 10}" text-anchor="end" '
+        f'font-size="15" fill="currentColor">{escape(_fmt(top))}{escape(unit)}</text>',
         f'<text class="tick" x="{LEFT - 4}" y="{HEIGHT - BOTTOM}" text-anchor="end" '
-        f'font-size="11" fill="currentColor">0</text>',
+        f'font-size="15" fill="currentColor">0</text>',
     ]
     every = max(1, len(points) // 6)  # at most ~6 labels, so they do not overlap
     for n, (label, value) in enumerate(points):
@@ -47,8 +47,8 @@ def bar_chart(title: str, points: list[tuple[str, float | None]], unit: str = ""
             )
         if n % every == 0:
             parts.append(
-                f'<text class="tick" x="{x + slot / 2:.1f}" y="{HEIGHT - 6}" '
-                f'text-anchor="middle" font-size="11" fill="currentColor">{escape(label)}</text>'
+                f'<text class="tick" x="{x + slot / 2:.1f}" y="{HEIGHT - 5}" '
+                f'text-anchor="middle" font-size="15" fill="currentColor">{escape(label)}</text>'
             )
     parts.append("</svg>")
     return "".join(parts)
