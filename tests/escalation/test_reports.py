@@ -130,6 +130,14 @@ def test_api_gives_csv_with_a_header_row_on_accept_text_csv(repo, token_client):
     assert rows[2] == ["2026-W44", "2", "300.0", "300.0", "1.0", "2"]
 
 
+def test_schema_declares_the_weeks_and_the_csv_answer(client):
+    schema = client.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
+    content = schema["paths"]["/api/v1/reports/"]["get"]["responses"]["200"]["content"]
+    assert set(content) == {"application/json", "text/csv"}
+    week = schema["components"]["schemas"]["Week"]["properties"]
+    assert set(week) == set(reports.CSV_FIELDS)
+
+
 def test_api_defaults_to_the_last_twelve_weeks(token_client):
     body = token_client("read").get("/api/v1/reports/").json()
     assert len(body["weeks"]) == reports.WEEKS
