@@ -24,6 +24,7 @@ MAX_DAYS = 731  # about two years
 CLAIM_TARGET = timedelta(minutes=15)
 WORKDAY = (time(8), time(18))  # local; outside it, or on Saturday/Sunday: out of hours
 TOP = 10
+FIRST_DAY, LAST_DAY = date(1900, 1, 1), date(2999, 12, 31)
 
 
 class BadRange(ValueError):
@@ -56,6 +57,9 @@ def parse_day(name: str, raw: str | None, default: date) -> date:
 
 
 def check_range(start: date, end: date) -> None:
+    for name, day in (("from", start), ("to", end)):
+        if not FIRST_DAY <= day <= LAST_DAY:  # week arithmetic past year 9999 overflows
+            raise BadRange(name, f"Give a date from {FIRST_DAY} to {LAST_DAY}.")
     if start > end:
         raise BadRange("from", "'from' is after 'to'.")
     if (end - start).days > MAX_DAYS:

@@ -159,6 +159,8 @@ def test_api_needs_the_read_scope(token_client):
         ({"from": "2026-11-01", "to": "2026-10-01"}, "from"),
         ({"from": "2020-01-01", "to": "2026-01-01"}, "to"),
         ({"team": "nobody"}, "team"),
+        ({"from": "9999-12-30", "to": "9999-12-31"}, "from"),
+        ({"from": "0001-01-01", "to": "0001-01-02"}, "from"),
     ],
 )
 def test_api_refuses_bad_parameters_with_400_in_the_error_shape(repo, token_client, params, field):
