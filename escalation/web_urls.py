@@ -3,7 +3,7 @@
 from django.contrib.auth.decorators import login_required
 from django.urls import path
 
-from escalation import web, web_overview
+from escalation import web, web_overview, web_reports
 
 urlpatterns = [
     path("", login_required(web.home), name="web-home"),
@@ -16,4 +16,5 @@ urlpatterns = [
     path("oncall/", web_overview.oncall_now, name="web-oncall"),
     path("coverage/", web_overview.coverage, name="web-coverage"),
     path("me/", web_overview.me, name="web-me"),
+    path("reports/", web_reports.report, name="web-reports"),
 ]

@@ -15,6 +15,7 @@ TYPED = [
     ("/api/v1/ingest/zuul/", "post", "202"),
     ("/api/v1/oncall/", "get", "200"),
     ("/api/v1/coverage/", "get", "200"),
+    ("/api/v1/reports/", "get", "200"),
     ("/api/v1/people/{handle}/ical/reset/", "post", "200"),
     ("/api/v1/rotations/{slug}/ical/reset/", "post", "200"),
     ("/api/v1/teams/{slug}/ical/reset/", "post", "200"),

@@ -19,6 +19,7 @@ PAGES = [
     "/rotations/core-ops/",
     "/coverage/",
     "/me/",
+    "/reports/",
 ]
 ACTIONS = [
     "/incidents/{pk}/claim/",

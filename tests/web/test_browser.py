@@ -297,3 +297,40 @@ def test_no_page_breaks_the_content_security_policy(browser, site, post_event, w
     assert bar is not None and bar["width"] > 10  # placed by app.js, not by style=""
     context.close()
     assert refused == []
+
+
+def test_reports_page_draws_its_charts_without_sideways_scroll_or_csp_refusals(
+    browser, site, world
+):
+    """A seeded history (tests/escalation/reports_history.py): five SVG charts, the
+    incidents chart with a bar for each of the two weeks that had incidents, at desktop
+    and phone width, under ``default-src 'self'``."""
+    from tests.escalation.reports_history import seed
+
+    seed(world.team, world.repo)
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    for label, viewport in (("desktop", DESKTOP), ("phone", PHONE)):
+        context = browser.new_context(viewport=viewport, timezone_id="Europe/Berlin")
+        tab = context.new_page()
+        refused: list[str] = []
+        tab.on(
+            "console",
+            lambda message, refused=refused: (
+                refused.append(message.text) if "Content Security Policy" in message.text else None
+            ),
+        )
+        login(tab, site)
+        tab.goto(f"{site}/reports/?team=ops&from=2026-10-19&to=2026-11-01")
+        expect(tab.locator("main h1")).to_have_text("Reports")
+        assert tab.locator("svg.chart").count() == 5
+        incidents = tab.locator("#chart-incidents ~ .chart-pair svg.chart rect.bar")
+        assert incidents.count() == 2
+        box = tab.locator("svg.chart").first.bounding_box()
+        assert box is not None and 200 < box["width"] <= viewport["width"]
+        assert tab.locator(".chart-table").first.is_visible()
+        tab.screenshot(path=ARTIFACTS / f"reports-{label}.png", full_page=True)
+        overflow = tab.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+        assert overflow <= 1, f"/reports/ is {overflow}px too wide at {label} width"
+        context.close()
+        assert refused == []
+        assert (ARTIFACTS / f"reports-{label}.png").stat().st_size > 5000

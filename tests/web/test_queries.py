@@ -24,6 +24,8 @@ PAGES = [
     "/rotations/core-ops/",
     "/coverage/",
     "/me/",
+    "/reports/",
+    "/reports/?team=ops",
 ]
 
 
