@@ -100,6 +100,11 @@ def app_config(
                 "schedule": timedelta(seconds=tick_seconds),
                 "options": {"expires": tick_seconds},
             },
+            "watches": {
+                "task": "escalation.tasks.check_watches",
+                "schedule": timedelta(seconds=tick_seconds),
+                "options": {"expires": tick_seconds},
+            },
             "handoff-notices": {
                 "task": "rotations.tasks.send_handoff_notices",
                 "schedule": timedelta(minutes=1),
