@@ -331,3 +331,39 @@ def test_irregular_reports_are_not_suggested(clock, db):
         for g in gaps
     )
     assert watches.suggestions(NOW) == []
+
+
+# The admin ---------------------------------------------------------------------------
+
+
+def test_admin_registers_a_watch_with_a_ping_url_and_resets_it(clock, repo, admin_client):
+    form = {
+        "slug": "backup",
+        "name": "Nightly backup",
+        "match": '{"job": "backup"}',
+        "every_seconds": "86400",
+        "grace_seconds": "3600",
+        "repo": str(repo.pk),
+        "policy": "",
+        "active": "on",
+    }
+    response = admin_client.post("/admin/escalation/watch/add/", form)
+    assert response.status_code == 302, response.content
+    watch = Watch.objects.get(slug="backup")
+    assert watch.due_at == NOW + timedelta(hours=25)
+    old = watches.current_token(watch)
+    assert old is not None
+    page = admin_client.get(f"/admin/escalation/watch/{watch.pk}/change/")
+    assert f"/hb/{old}" in page.content.decode()
+    admin_client.post(
+        "/admin/escalation/watch/", {"action": "reset_ping", "_selected_action": [watch.pk]}
+    )
+    assert APIClient().get(f"/hb/{old}").status_code == 404
+    assert watches.current_token(Watch.objects.get()) not in (None, old)
+
+
+def test_admin_refuses_a_match_on_unknown_keys(clock, admin_client):
+    form = {"slug": "x", "match": '{"branch": "main"}', "every_seconds": "60", "grace_seconds": "0"}
+    response = admin_client.post("/admin/escalation/watch/add/", form)
+    assert response.status_code == 200
+    assert not Watch.objects.exists()

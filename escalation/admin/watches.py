@@ -1,0 +1,71 @@
+"""Admin for watches (docs/watches.md): the ping URL is shown here, to staff only."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
+
+from escalation.models import Watch
+from escalation.services import watches
+from escalation.watch_views import ping_url
+
+
+class WatchForm(forms.ModelForm):
+    class Meta:
+        model = Watch
+        fields = [
+            "slug",
+            "name",
+            "match",
+            "every_seconds",
+            "grace_seconds",
+            "repo",
+            "policy",
+            "active",
+        ]
+
+    def clean_match(self) -> Any:
+        match = self.cleaned_data["match"]
+        if not isinstance(match, dict) or any(
+            key not in watches.MATCH_KEYS or not isinstance(pattern, str)
+            for key, pattern in match.items()
+        ):
+            raise forms.ValidationError(
+                f"An object of glob patterns over {', '.join(watches.MATCH_KEYS)}."
+            )
+        return match
+
+
+@admin.register(Watch)
+class WatchAdmin(admin.ModelAdmin):
+    form = WatchForm
+    list_display = ["slug", "name", "every_seconds", "grace_seconds", "repo", "active", "state"]
+    list_select_related = ["repo"]
+    list_filter = ["active"]
+    search_fields = ["slug", "name"]
+    readonly_fields = ["state", "last_seen", "due_at", "incident", "ping"]
+    actions = ["reset_ping"]
+
+    @admin.display(description="ping URL")
+    def ping(self, watch: Watch) -> str:
+        secret = watches.current_token(watch) if watch.pk else None
+        return ping_url(secret) if secret else "-"
+
+    def save_model(self, request: HttpRequest, watch: Watch, form: Any, change: bool) -> None:
+        watch.due_at = watches.due_at(watch, watch.last_seen or watch.created_at)
+        super().save_model(request, watch, form, change)
+        if not change:
+            watches.issue_token(watch)
+
+    @admin.action(description="Reset the ping URL (the old one stops working)")
+    def reset_ping(self, request: HttpRequest, queryset: QuerySet[Watch]) -> None:
+        for watch in queryset:
+            watches.issue_token(watch)
+        self.message_user(request, f"{queryset.count()} ping URL(s) reset.", messages.SUCCESS)
+
+    def get_changeform_initial_data(self, request: HttpRequest) -> dict[str, Any]:
+        return {"match": {}}
