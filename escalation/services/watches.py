@@ -112,6 +112,7 @@ def check(now: datetime | None = None) -> int:
     """Open one "no report" incident per overdue watch; return how many."""
     now = now or timezone.now()
     watches = list(due_query(now))
+    config = routing.current() if watches else None
     for watch in watches:
         since = watch.last_seen or watch.created_at
         stamp = since.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
@@ -123,7 +124,7 @@ def check(now: datetime | None = None) -> int:
         summary = (
             f"{_label(watch)} {verb} {stamp} (expected every {every_text(watch.every_seconds)})"
         )
-        watch.incident = open_incident(watch, summary, "no report", now)
+        watch.incident = open_incident(watch, summary, "no report", now, config)
         watch.save(update_fields=["incident"])
     return len(watches)
 
@@ -155,13 +156,15 @@ def _label(watch: Watch) -> str:
     return f"{name} of {repo}" if repo and "*" not in repo else name
 
 
-def open_incident(watch: Watch, summary: str, why: str, now: datetime) -> Incident:
+def open_incident(
+    watch: Watch, summary: str, why: str, now: datetime, config: routing.Config | None = None
+) -> Incident:
     """The watch's unresolved incident, opened (and escalating) unless there is one."""
     key = f"{SOURCE}:{watch.slug}"
     existing = Incident.objects.filter(dedup_key=key).exclude(state="resolved").first()
     if existing is not None:
         return existing
-    config = routing.current()
+    config = config or routing.current()
     repo: Repo | None = watch.repo
     policy = watch.policy or (repo.policy if repo else None) or config.default_policy
     report = Report(
