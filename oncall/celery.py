@@ -91,6 +91,7 @@ def app_config(
         "task_routes": {
             # The sweep must not wait behind a backlog of the advance tasks it recovers.
             "escalation.tasks.sweep": {"queue": "default"},
+            "escalation.tasks.check_watches": {"queue": "default"},
             "escalation.tasks.*": {"queue": "escalation"},
             "escalation.channels.*": {"queue": "notify"},
         },

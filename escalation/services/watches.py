@@ -35,6 +35,7 @@ BATCH = 200
 SOURCE = "watch"
 MATCH_KEYS = ("repo", "pipeline", "job", "source")
 TOKEN_EPOCH = datetime(2020, 1, 1, tzinfo=UTC)
+FRESH = timedelta(seconds=1)  # due_at is at most this late after a burst of reports
 
 
 def due_at(watch: Watch, since: datetime) -> datetime:
@@ -63,13 +64,23 @@ def _duration(delta: timedelta) -> str:
 
 
 def seen(reports: Iterable[Report], now: datetime) -> int:
-    """Mark every active watch a report matches as up; return how many. Runs in the
+    """Mark every active watch a report matches as up; return how many changed. Runs in the
     caller's transaction (the report and its sign of life commit together)."""
     values = [r.fields() for r in reports]
     if not values:
         return 0
-    candidates = Watch.objects.filter(active=True).values_list("pk", "match")
-    ids = [pk for pk, match in candidates if any(matching.matches(match, v) for v in values)]
+    recent = now - FRESH
+    candidates = Watch.objects.filter(active=True).values_list(
+        "pk", "match", "last_seen", "incident_id"
+    )
+    ids = [
+        pk
+        for pk, match, last_seen, incident_id in candidates
+        # Seen within the last second and not overdue: nothing to change, and no row
+        # lock, so a storm of reports does not queue up behind one watch.
+        if not (incident_id is None and last_seen is not None and last_seen >= recent)
+        and any(matching.matches(match, v) for v in values)
+    ]
     for watch in Watch.objects.select_for_update().filter(pk__in=ids).order_by("pk"):
         alive(watch, now)
     return len(ids)
