@@ -162,5 +162,7 @@ def ping_fail(request: HttpRequest, token: str) -> HttpResponseBase:
     watch = watches.by_token(token)
     if watch is None:
         return HttpResponse("unknown ping URL\n", status=404, content_type="text/plain")
+    if not watch.active:  # paused: noted nowhere, pages nobody
+        return HttpResponse("OK watch inactive\n", content_type="text/plain")
     incident = watches.fail(watch, timezone.now())
     return HttpResponse(f"OK incident {incident.pk}\n", content_type="text/plain")

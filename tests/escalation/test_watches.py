@@ -208,8 +208,9 @@ def test_matching_zuul_and_alertmanager_reports_are_signs_of_life(
 
 
 def test_inactive_watch_ignores_reports_and_never_goes_overdue(clock, repo, admin_api):
-    create(admin_api, active=False)
+    token = token_of(create(admin_api, active=False)["ping_url"])
     ingestion.accept([report()])
+    assert APIClient().post(f"/hb/{token}/fail").status_code == 200  # paused: no incident
     assert Watch.objects.get().last_seen is None
     clock.shift(timedelta(days=3))
     sweep()
