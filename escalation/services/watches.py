@@ -161,10 +161,14 @@ def fail(watch: Watch, now: datetime) -> Incident:
         return watch.incident
 
 
+def _literal(pattern: str) -> bool:
+    return bool(pattern) and not any(c in pattern for c in "*?[")
+
+
 def _label(watch: Watch) -> str:
     name = watch.name or watch.match.get("pipeline") or watch.match.get("job") or watch.slug
     repo = watch.repo.name if watch.repo else watch.match.get("repo", "")
-    return f"{name} of {repo}" if repo and "*" not in repo else name
+    return f"{name} of {repo}" if _literal(repo) else name
 
 
 def open_incident(
@@ -176,7 +180,9 @@ def open_incident(
     if existing is not None:
         return existing
     config = config or routing.current()
-    repo: Repo | None = watch.repo
+    named = watch.match.get("repo", "")
+    # No owner given: the repo the match names exactly, when it is a known one.
+    repo: Repo | None = watch.repo or (config.repo(named) if _literal(named) else None)
     policy = watch.policy or (repo.policy if repo else None) or config.default_policy
     report = Report(
         source=SOURCE,

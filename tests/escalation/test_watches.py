@@ -262,6 +262,14 @@ def test_the_next_matching_report_resolves_it_with_nobody_as_resolver(clock, rep
     assert Incident.objects.filter(source="watch", state="open").count() == 1  # quiet again
 
 
+def test_without_an_owner_the_repo_the_match_names_answers(clock, repo, admin_api):
+    create(admin_api, repo=None)
+    clock.shift(timedelta(hours=28))
+    sweep()
+    incident = Incident.objects.get()
+    assert (incident.repo_ref, incident.owned, incident.policy["slug"]) == (repo, True, "standard")
+
+
 def test_watch_policy_wins_over_the_repos(clock, repo, admin_api):
     from escalation.models import EscalationPolicy
 
