@@ -377,3 +377,27 @@ def test_admin_refuses_a_match_on_unknown_keys(clock, admin_client):
     response = admin_client.post("/admin/escalation/watch/add/", form)
     assert response.status_code == 200
     assert not Watch.objects.exists()
+
+
+def test_admin_creates_suggested_watches_in_one_click(clock, repo, admin_client):
+    seed_history("SovereignCloudStack/standards", "periodic-daily", timedelta(hours=24), 10)
+    listing = admin_client.get("/admin/escalation/watch/")
+    assert "/admin/escalation/watch/suggestions/" in listing.content.decode()
+    page = admin_client.get("/admin/escalation/watch/suggestions/")
+    assert page.status_code == 200
+    assert "standards-periodic-daily" in page.content.decode()
+    response = admin_client.post(
+        "/admin/escalation/watch/suggestions/", {"slug": ["standards-periodic-daily"]}
+    )
+    assert response.status_code == 302
+    watch = Watch.objects.get()
+    assert (watch.slug, watch.every_seconds, watch.repo) == (
+        "standards-periodic-daily",
+        86400,
+        repo,
+    )
+    assert watches.current_token(watch) is not None
+    assert (
+        "No suggestions"
+        in admin_client.get("/admin/escalation/watch/suggestions/").content.decode()
+    )
