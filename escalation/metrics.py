@@ -30,7 +30,7 @@ from rest_framework.request import Request
 from rest_framework.views import APIView
 
 from escalation import engine
-from escalation.models import Incident, MatrixSync, Notification, TimelineEntry
+from escalation.models import Incident, MatrixSync, Notification, TimelineEntry, Watch
 from oncall import beat
 from oncall.api.auth import HasScope
 from oncall.models import Heartbeat, Scope
@@ -87,6 +87,16 @@ def _ages(now: datetime) -> Iterator[Metric]:
         "How far the escalation sweep is behind: now minus the oldest due next_escalation_at"
         " of open, unmuted incidents; 0 when nothing is due.",
         value=_seconds(now - row["due"]) if row["due"] else 0.0,
+    )
+
+
+def _watches() -> Iterator[Metric]:
+    """Watches whose "has not reported" incident is open: ``state`` is ``overdue``."""
+    yield GaugeMetricFamily(
+        "oncall_watches_overdue",
+        "Active watches that are overdue: expected reports did not come and the incident"
+        " about it is open.",
+        value=Watch.objects.filter(active=True, incident__isnull=False).count(),
     )
 
 
@@ -205,6 +215,7 @@ class DatabaseCollector(Collector):
         now = timezone.now()
         yield from _incidents(now)
         yield from _ages(now)
+        yield from _watches()
         yield from _reports()
         yield from _notifications()
         yield from _liveness(now)

@@ -30,6 +30,7 @@ from escalation.channels import matrix as matrix_channel
 from escalation.channels.matrix import channel, topic
 from escalation.channels.matrix import tasks as matrix_tasks
 from escalation.models import Notification, Repo
+from escalation.services import watches  # noqa: F401  (registers its beat task)
 from escalation.views import repo_oncall
 from rotations import notices
 from rotations import selectors as rotation_selectors

@@ -1,7 +1,7 @@
 from django.urls import path
 from rest_framework.routers import DefaultRouter
 
-from escalation import ingest_views, report_views, views
+from escalation import ingest_views, report_views, views, watch_views
 
 router = DefaultRouter(trailing_slash=True)
 router.include_root_view = False
@@ -11,6 +11,7 @@ router.register("policies", views.PolicyViewSet)
 router.register("repos", views.RepoViewSet)
 router.register("routes", views.RouteViewSet)
 router.register("silences", views.SilenceViewSet)
+router.register("watches", watch_views.WatchViewSet, basename="watch")
 
 urlpatterns = [
     path("events/", ingest_views.EventsView.as_view(), name="ingest-events"),

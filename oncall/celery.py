@@ -91,12 +91,18 @@ def app_config(
         "task_routes": {
             # The sweep must not wait behind a backlog of the advance tasks it recovers.
             "escalation.tasks.sweep": {"queue": "default"},
+            "escalation.tasks.check_watches": {"queue": "default"},
             "escalation.tasks.*": {"queue": "escalation"},
             "escalation.channels.*": {"queue": "notify"},
         },
         "beat_schedule": {
             "escalation-sweep": {
                 "task": "escalation.tasks.sweep",
+                "schedule": timedelta(seconds=tick_seconds),
+                "options": {"expires": tick_seconds},
+            },
+            "watches": {
+                "task": "escalation.tasks.check_watches",
                 "schedule": timedelta(seconds=tick_seconds),
                 "options": {"expires": tick_seconds},
             },

@@ -3,7 +3,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from escalation import action_links, metrics
+from escalation import action_links, metrics, watch_views
 from oncall import views
 from rotations import feeds
 
@@ -16,6 +16,8 @@ urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("metrics", metrics.metrics, name="metrics"),
     path("ical/<str:token>.ics", feeds.feed, name="feed"),
+    path("hb/<str:token>", watch_views.ping, name="watch-ping"),
+    path("hb/<str:token>/fail", watch_views.ping_fail, name="watch-ping-fail"),
     path("act/<str:action>/<str:token>/", action_links.confirm, name="incident-action"),
     path("admin/", admin.site.urls),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),

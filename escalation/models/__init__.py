@@ -3,6 +3,7 @@ from escalation.models.mail import Installation, MailBurst
 from escalation.models.matrix import MatrixEvent, MatrixMessage, MatrixSync
 from escalation.models.notifications import Notification
 from escalation.models.routing import Contact, EscalationPolicy, Repo, Route, Silence
+from escalation.models.watches import Watch
 
 __all__ = [
     "Contact",
@@ -19,4 +20,5 @@ __all__ = [
     "Route",
     "Silence",
     "TimelineEntry",
+    "Watch",
 ]

@@ -26,7 +26,7 @@ from escalation.models import (
     Route,
     TimelineEntry,
 )
-from escalation.services import lifecycle
+from escalation.services import lifecycle, watches
 
 # Occurrences worth a timeline line: the first few, then each power of ten.
 TIMELINE_OCCURRENCES = {2, 3, 4, 5, 10, 100, 1000, 10_000, 100_000, 1_000_000}
@@ -64,6 +64,7 @@ def accept(reports: list[Report], *, now: datetime | None = None) -> Accepted:
     now = now or timezone.now()
     config = routing.current()
     accepted = Accepted()
+    watches.seen(reports, now)  # success or failure, routed or ignored: a sign of life
     for report in reports:
         route = config.route(report)
         if route is not None and route.action == Route.Action.IGNORE:

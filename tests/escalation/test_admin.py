@@ -21,6 +21,7 @@ from escalation.models import (
     Route,
     Silence,
     TimelineEntry,
+    Watch,
 )
 from oncall.models import ApiToken, Heartbeat
 from rotations import services
@@ -126,6 +127,7 @@ def world(repo, people, policy, admin_user):
         event_id="$e2", room="!r:x.org", sender="@mallory:x.org", kind="reaction", text="👀"
     )
     MatrixSync.objects.create(user_id="@bot:x.org", since="s1")
+    Watch.objects.create(slug="daily", match={"pipeline": "daily"}, every_seconds=60, due_at=NOW)
     return incident
 
 

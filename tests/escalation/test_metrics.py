@@ -13,7 +13,7 @@ from django.utils import timezone
 from prometheus_client.parser import text_string_to_metric_families
 from rest_framework.test import APIClient
 
-from escalation.models import Incident, MatrixSync, Notification, TimelineEntry
+from escalation.models import Incident, MatrixSync, Notification, TimelineEntry, Watch
 from oncall import beat
 from oncall.models import Heartbeat
 
@@ -96,6 +96,17 @@ def test_sweep_lag_is_how_long_the_oldest_due_escalation_waits(token_client, rep
         muted_until=now + timedelta(hours=1),
     )
     assert samples(client)[("oncall_sweep_lag_seconds", ())] == 90
+
+
+def test_watches_overdue_counts_active_watches_whose_incident_is_open(token_client, repo):
+    client = token_client("read")
+    assert samples(client)[("oncall_watches_overdue", ())] == 0
+    quiet = incident(repo, "watch:nightly")
+    due = timezone.now() - timedelta(hours=1)
+    Watch.objects.create(slug="nightly", every_seconds=60, due_at=due, incident=quiet)
+    Watch.objects.create(slug="paused", every_seconds=60, due_at=due, incident=quiet, active=False)
+    Watch.objects.create(slug="fine", every_seconds=60, due_at=timezone.now() + timedelta(hours=1))
+    assert samples(client)[("oncall_watches_overdue", ())] == 1
 
 
 def test_reports_total_counts_stored_failures_and_recoveries_per_source(token_client, repo):
