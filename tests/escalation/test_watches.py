@@ -11,7 +11,7 @@ import time_machine
 from rest_framework.test import APIClient
 
 from escalation import engine
-from escalation.ingest import Report
+from escalation.ingest import Report, github
 from escalation.models import Incident, Notification, Occurrence, Watch
 from escalation.services import ingestion, watches
 from oncall.models import hash_secret
@@ -205,6 +205,23 @@ def test_matching_zuul_and_alertmanager_reports_are_signs_of_life(
     alert = json.loads((FIXTURES / "alertmanager-firing.json").read_text())
     assert ingest.post("/api/v1/ingest/alertmanager/", alert, format="json").status_code == 202
     assert Watch.objects.get(slug="alerts").last_seen == NOW + timedelta(minutes=10)
+
+
+def test_a_signed_github_delivery_is_a_sign_of_life(clock, repo, admin_api, settings):
+    settings.GITHUB_WEBHOOK_SECRET = "watch-secret"
+    create(admin_api, slug="gh", match={"source": "github", "job": "Check standards"})
+    clock.shift(timedelta(minutes=5))
+    raw = (FIXTURES / "github-workflow_run-success.json").read_bytes()
+    response = APIClient().post(
+        "/api/v1/ingest/github/",
+        raw,
+        content_type="application/json",
+        HTTP_X_GITHUB_EVENT="workflow_run",
+        HTTP_X_GITHUB_DELIVERY="watch-1",
+        HTTP_X_HUB_SIGNATURE_256=github.signature("watch-secret", raw),
+    )
+    assert response.status_code == 202, response.content
+    assert Watch.objects.get(slug="gh").last_seen == NOW + timedelta(minutes=5)
 
 
 def test_inactive_watch_ignores_reports_and_never_goes_overdue(clock, repo, admin_api):
