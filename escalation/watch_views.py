@@ -31,18 +31,7 @@ def ping_url(secret: str) -> str:
 class WatchMatchField(serializers.JSONField):
     def to_internal_value(self, data: Any) -> Any:
         value = super().to_internal_value(data)
-        if not isinstance(value, dict):
-            raise serializers.ValidationError("Must be an object of glob patterns.")
-        problems = [
-            f"{key}: unknown key; use {', '.join(watches.MATCH_KEYS)}."
-            for key in value
-            if key not in watches.MATCH_KEYS
-        ]
-        problems += [
-            f"{key}: must be a glob pattern (a string)."
-            for key, pattern in value.items()
-            if key in watches.MATCH_KEYS and not (isinstance(pattern, str) and pattern)
-        ]
+        problems = watches.match_problems(value)
         if problems:
             raise serializers.ValidationError(problems)
         return value

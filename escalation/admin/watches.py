@@ -35,13 +35,9 @@ class WatchForm(forms.ModelForm):
 
     def clean_match(self) -> Any:
         match = self.cleaned_data["match"]
-        if not isinstance(match, dict) or any(
-            key not in watches.MATCH_KEYS or not isinstance(pattern, str)
-            for key, pattern in match.items()
-        ):
-            raise forms.ValidationError(
-                f"An object of glob patterns over {', '.join(watches.MATCH_KEYS)}."
-            )
+        problems = watches.match_problems(match)
+        if problems:
+            raise forms.ValidationError(problems)
         return match
 
 

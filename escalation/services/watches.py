@@ -38,6 +38,21 @@ TOKEN_EPOCH = datetime(2020, 1, 1, tzinfo=UTC)
 FRESH = timedelta(seconds=1)  # due_at is at most this late after a burst of reports
 
 
+def match_problems(match: Any) -> list[str]:
+    """What is wrong with a watch's ``match`` (empty when it is an object of non-empty glob
+    patterns over ``MATCH_KEYS``); the API and the admin word these the same."""
+    if not isinstance(match, dict):
+        return ["Must be an object of glob patterns."]
+    known = ", ".join(MATCH_KEYS)
+    problems = [f"{key}: unknown key; use {known}." for key in match if key not in MATCH_KEYS]
+    problems += [
+        f"{key}: must be a glob pattern (a string)."
+        for key, pattern in match.items()
+        if key in MATCH_KEYS and not (isinstance(pattern, str) and pattern)
+    ]
+    return problems
+
+
 def due_at(watch: Watch, since: datetime) -> datetime:
     return since + timedelta(seconds=watch.every_seconds + watch.grace_seconds)
 
