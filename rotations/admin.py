@@ -94,7 +94,7 @@ class TeamAdmin(admin.ModelAdmin):
     search_fields = ["slug", "name", "matrix_room", "email"]
     ordering = ["slug"]
     prepopulated_fields = {"slug": ["name"]}
-    autocomplete_fields = ["members"]
+    autocomplete_fields = ["members", "leads"]
     readonly_fields = ["feed_issued_at"]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Team]:

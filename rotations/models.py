@@ -84,6 +84,15 @@ class Team(FeedMixin):
         max_length=255, blank=True, help_text="Room ID (!abc:example.org) or alias."
     )
     email = models.EmailField(blank=True, help_text="The team's mailing list.")
+    leads = models.ManyToManyField(
+        Person,
+        blank=True,
+        related_name="led_teams",
+        help_text="Team leads may put others on call and approve swaps.",
+    )
+    swap_approval = models.BooleanField(
+        default=False, help_text="A taken swap becomes an override only once a lead approves it."
+    )
 
     class Meta:
         ordering = ["slug"]

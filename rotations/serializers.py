@@ -117,10 +117,21 @@ class PersonField(serializers.SlugRelatedField):
 
 class TeamSerializer(FeedUrlsMixin, ModelSerializer):
     members = PersonField(many=True, required=False)
+    leads = PersonField(many=True, required=False)
 
     class Meta:
         model = Team
-        fields = ["slug", "name", "members", "matrix_room", "email", "ical_url", "webcal_url"]
+        fields = [
+            "slug",
+            "name",
+            "members",
+            "leads",
+            "swap_approval",
+            "matrix_room",
+            "email",
+            "ical_url",
+            "webcal_url",
+        ]
 
 
 class VersionSerializer(serializers.Serializer):
