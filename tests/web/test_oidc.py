@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import base64
 import json
+import subprocess
+import sys
 import urllib.parse
 from datetime import timedelta
 
@@ -25,6 +27,7 @@ from django.utils import timezone
 from oncall import oidc
 from rotations.models import Person
 from tests.oidc import CALLBACK, CLIENT_ID, CLIENT_SECRET, TEST_SITE, Browser, running_provider
+from tests.processes import ROOT, child_env
 
 pytestmark = pytest.mark.slow
 
@@ -166,6 +169,25 @@ def test_a_provider_calling_itself_by_another_issuer_is_refused(client, world, s
         assert answer.status_code == 302, answer.content.decode()
 
 
+def test_an_unreachable_provider_is_a_clear_refusal_not_an_error(client, settings, provider):
+    from tests.processes import free_port
+
+    settings.OIDC_ISSUER = f"http://127.0.0.1:{free_port()}"
+    answer = client.get("/accounts/oidc/login/")
+    assert answer.status_code == 403
+    assert "cannot be reached" in answer.content.decode()
+
+
+def test_an_issuer_without_client_credentials_stops_the_start(tmp_path):
+    env = child_env(OIDC_ISSUER="https://id.example.org", OIDC_CLIENT_ID="oncall")
+    env["ONCALL_DATA_DIR"] = str(tmp_path)
+    done = subprocess.run(
+        [sys.executable, "manage.py", "check"], cwd=ROOT, env=env, capture_output=True, text=True
+    )
+    assert done.returncode != 0
+    assert "OIDC_CLIENT_ID and OIDC_CLIENT_SECRET are needed" in done.stderr
+
+
 def test_a_callback_nobody_started_or_with_a_wrong_state_is_refused(client, world, provider):
     answer = client.get(CALLBACK, {"code": "x", "state": "y"})
     assert answer.status_code == 403
@@ -228,6 +250,9 @@ def test_a_real_id_token_passes_every_check(provider, real_token):
     token, nonce = real_token
     claims = verify(provider, token, nonce)
     assert (claims["sub"], claims["iss"], claims["aud"]) == ("carol", provider.issuer, CLIENT_ID)
+    # This provider keeps e-mail and groups for its userinfo endpoint (as the standard
+    # says for the code flow), so the sign-ins above took them from there.
+    assert "email" not in claims
     assert _segments(token)[0]["alg"] == "RS256"
 
 
