@@ -13,7 +13,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.oidc import CALLBACK, running_provider
-from tests.web.test_browser import browser, page  # noqa: F401 - the shared Chromium fixtures
+from tests.web.test_browser import ARTIFACTS, browser, page  # noqa: F401 - the shared Chromium fixtures
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -40,6 +40,8 @@ def test_sign_in_with_the_provider_in_chromium(page, live_server, live_provider,
     page.goto(f"{site}/me/")
     expect(page).to_have_url(f"{site}/accounts/login/?next=/me/")
     expect(page.get_by_label("Password")).to_be_visible()  # local passwords stay
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=ARTIFACTS / "login-oidc-desktop.png", full_page=True)
     page.get_by_role("link", name="Sign in with Test ID").click()
 
     expect(page).to_have_url(re.compile(re.escape(live_provider.url + "/interaction/")))
