@@ -34,3 +34,17 @@ def deliver_handoff_notice(self: Task, notice_id: int) -> bool:
             notice_id, error, final=self.request.retries >= (self.max_retries or 0)
         )
         raise self.retry(exc=error, countdown=60 * 2**self.request.retries) from error
+
+
+@shared_task(name="rotations.tasks.notify_swap", bind=True, max_retries=5, default_retry_delay=60)
+def notify_swap(self: Task, swap_id: int, event: str) -> int:
+    """Tell the people a swap change affects (rotations.swap_notices); SMTP trouble is
+    retried with backoff (each message keeps its Message-ID), a permanent refusal is not."""
+    from rotations import swap_notices
+
+    try:
+        return swap_notices.deliver(swap_id, event)
+    except MailError as error:
+        if error.permanent:
+            return 0
+        raise self.retry(exc=error, countdown=60 * 2**self.request.retries) from error
