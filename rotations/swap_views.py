@@ -26,7 +26,9 @@ BY_HELP = "handle, e-mail or Matrix ID; a person's token or a web session may om
 
 
 class SwapSerializer(serializers.ModelSerializer):
-    rotation = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    rotation: serializers.SlugRelatedField = serializers.SlugRelatedField(
+        slug_field="slug", read_only=True
+    )
     requester = PersonBriefField()
     taken_by = PersonBriefField(allow_null=True)
     offered_to = PersonBriefField(allow_null=True)
@@ -118,7 +120,7 @@ def acting_as(request: Request, reference: str | None) -> Person:
 
 def _run(call: Any, *args: Any, **kwargs: Any) -> Swap:
     try:
-        return call(*args, **kwargs)  # type: ignore[no-any-return]
+        return call(*args, **kwargs)
     except swap_services.SwapError as error:
         raise ApiError(error.status, error.code, error.message) from error
 

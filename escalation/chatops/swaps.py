@@ -110,11 +110,12 @@ def _swap(room_id: str, person: Person, args: list[str]) -> tuple[bool, str]:
 
 def _cover(room_id: str, person: Person, args: list[str]) -> tuple[bool, str]:
     words = list(args)
-    covering: Person | None = person
+    covering = person
     if words and words[0].startswith("@"):
-        covering = Person.objects.filter(matrix_id=words.pop(0), active=True).first()
-        if covering is None:
+        named = Person.objects.filter(matrix_id=words.pop(0), active=True).first()
+        if named is None:
             return False, f"{args[0]} is not a known person here."
+        covering = named
     span = duration(words.pop(0)) if words else None
     if span is None or len(words) > 1:
         return False, USAGE["cover"]
