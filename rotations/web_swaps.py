@@ -118,7 +118,7 @@ def ask(request: WebRequest, slug: str) -> HttpResponse:
     found = get_object_or_404(Rotation.objects.select_related("team"), slug=slug)
     form = SwapForm(request.POST)
     if not form.is_valid():
-        problems = "; ".join(f"{k}: {' '.join(v)}" for k, v in form.errors.items())
+        problems = "; ".join(f"{k}: {' '.join(str(e) for e in v)}" for k, v in form.errors.items())
         messages.error(request, f"Could not ask for cover: {problems}")
         return _back(slug)
     data = form.cleaned_data
