@@ -6,6 +6,7 @@ from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
 import time_machine
+from django.core import mail
 from icalendar import Calendar
 
 from oncall.celery import app as celery_app
@@ -245,14 +246,17 @@ def test_cover_by_oneself_or_a_lead_is_at_once_else_offered(api, rotation, peopl
         "/api/v1/swaps/cover/",
         {
             "rotation": "core",
-            "person": "alice",
+            "person": "carol",
             "start": iso(later + timedelta(days=2)),
             "end": iso(later + timedelta(days=3)),
         },
     )
     assert lead.status_code == 201
     assert (lead.json()["state"], lead.json()["approved_by"]["handle"]) == ("approved", "lena")
-    assert oncall(api("bob"), later + timedelta(days=2, hours=1)) == "alice"
+    assert oncall(api("bob"), later + timedelta(days=2, hours=1)) == "carol"
+    # carol, who covers, lena, who did it, and alice, whose shift it was, hear of it
+    told = sorted(m.to[0] for m in mail.outbox if f"#{lead.json()['id']} covered" in m.subject)
+    assert told == ["alice@example.org", "carol@example.org", "lena@example.org"]
     outsider = api("lena").post(
         "/api/v1/swaps/cover/", {"rotation": "core", "person": "dave", "end": iso(until)}
     )
