@@ -236,6 +236,10 @@ def delete_override(request: WebRequest, slug: str, pk: int) -> HttpResponse:
             request, f"Only {override.person}, a team lead or staff can delete this override."
         )
         return back(request, reverse("web-rotation", args=[slug]))
+    swap = services.live_swap_of(override)
+    if swap is not None:
+        messages.error(request, f"This override is swap #{swap.pk}: undo the swap instead.")
+        return back(request, reverse("web-rotation", args=[slug]) + "#swaps")
     services.delete_override(override)
     messages.success(request, f"Deleted the override of {override.person}.")
     return back(request, reverse("web-rotation", args=[slug]))

@@ -309,3 +309,27 @@ def test_list_filters_and_bad_input(api, rotation):
         {"rotation": "core", "start": iso(ALICE_NEXT[0]), "end": iso(ALICE_NEXT[1]), "by": "zed"},
     )
     assert unknown.status_code == 400
+
+
+def test_a_swaps_override_is_undone_through_the_swap_only(api, rotation, admin_api):
+    swap = ask(api).json()
+    api("bob").post(f"/api/v1/swaps/{swap['id']}/take/", {})
+    override = Override.objects.get(swap__pk=swap["id"])
+    refused = admin_api.delete(f"/api/v1/overrides/{override.pk}/")
+    assert refused.status_code == 409
+    assert f"swap #{swap['id']}" in refused.json()["error"]["message"]
+    assert Override.objects.get(pk=override.pk).deleted_at is None
+
+
+def test_the_swap_list_costs_the_same_queries_for_more_swaps(
+    api, rotation, django_assert_max_num_queries
+):
+    client = api("bob")
+    for day in range(3):
+        ask(
+            api,
+            start=ALICE_NEXT[0] + timedelta(days=day),
+            end=ALICE_NEXT[0] + timedelta(days=day + 1),
+        )
+    with django_assert_max_num_queries(4):  # token, count, page (people joined)
+        assert len(client.get("/api/v1/swaps/").json()["results"]) == 3
