@@ -30,6 +30,7 @@ from rotations.models import (
     RotationVersion,
     Swap,
     SwapMessage,
+    SwapNotice,
     Team,
 )
 
@@ -361,6 +362,16 @@ class SwapMessageInline(admin.TabularInline):
         return False
 
 
+class SwapNoticeInline(admin.TabularInline):
+    model = SwapNotice
+    extra = 0
+    can_delete = False
+    readonly_fields = ["event", "status", "attempts", "error", "created_at", "sent_at"]
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
 @admin.register(Swap)
 class SwapAdmin(admin.ModelAdmin):
     """The record of swaps (who asked, who took, approved, cancelled, when); read-only:
@@ -372,7 +383,7 @@ class SwapAdmin(admin.ModelAdmin):
     search_fields = ["requester__handle", "taken_by__handle", "rotation__slug", "note"]
     date_hierarchy = "start"
     readonly_fields = [f.name for f in Swap._meta.fields]
-    inlines = [SwapMessageInline]
+    inlines = [SwapNoticeInline, SwapMessageInline]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

@@ -320,3 +320,35 @@ class SwapMessage(models.Model):
 
     def __str__(self) -> str:
         return f"{self.event_id} → #{self.swap_id}"
+
+
+class SwapNotice(models.Model):
+    """The notices of one change of a swap (e-mails and room messages), written with the
+    change, sent by a task; the beat sends any the broker lost (``rotations.swap_notices``)."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        SENT = "sent"
+        FAILED = "failed"
+
+    swap = models.ForeignKey(Swap, on_delete=models.CASCADE, related_name="notices")
+    event = models.CharField(max_length=10)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=now)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["swap", "event"], name="one_notice_per_swap_event"),
+        ]
+        indexes = [
+            # The beat's query: pending notices by age.
+            models.Index(
+                fields=["created_at"], condition=Q(status="pending"), name="swap_notice_pending"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.swap_id} {self.event} ({self.status})"

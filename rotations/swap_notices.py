@@ -1,27 +1,32 @@
 """Telling the people a swap affects: e-mail from here, other channels (a Matrix room
 message) through ``SWAP_HOOKS``, which ``escalation.plugins`` fills.
 
-A change is announced once its transaction commits, by a Celery task
-(``rotations.tasks.notify_swap``). Each e-mail's ``Message-ID`` is derived from
-(swap, event, person), so a retried task sends the same message.
+Each change writes a ``SwapNotice`` row in its own transaction; once that commits a
+Celery task (``rotations.tasks.notify_swap``) sends it, and the beat
+(``rotations.tasks.resend_swap_notices``) sends the ones whose wake-up the broker
+lost. Each e-mail's ``Message-ID`` is derived from (swap, event, person) and each
+room message's transaction id from (swap, event), so a retry sends the same ones.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from datetime import datetime, timedelta
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
+from django.db import transaction
+from django.db.models import F
 from django.template.loader import render_to_string
 from django.utils import timezone
 
 from oncall import mail
 from oncall.enqueue import enqueue_on_commit
 from rotations import schedule, selectors
-from rotations.models import Person, Swap
+from rotations.models import Person, Swap, SwapNotice
 
 log = logging.getLogger(__name__)
 
@@ -40,11 +45,29 @@ class Event(StrEnum):
 SWAP_HOOKS: list[Callable[[Swap, Event], None]] = []
 
 
+# A pending notice older than this is sent by the beat (its task message was lost);
+# one older than STALE is given up (it would only confuse).
+LOST = timedelta(minutes=2)
+STALE = timedelta(days=1)
+
+
 def announce(swap: Swap, event: Event) -> None:
-    """Queue the notices of ``event`` for when the current transaction commits."""
+    """Write the notice of ``event``; it is sent once the current transaction commits."""
     from rotations import tasks
 
-    enqueue_on_commit(tasks.notify_swap, swap.pk, str(event))
+    notice, _ = SwapNotice.objects.get_or_create(swap=swap, event=str(event))
+    enqueue_on_commit(tasks.notify_swap, notice.pk)
+
+
+def lost(now: datetime) -> list[int]:
+    """Pending notices whose task should have sent them by now."""
+    return list(
+        SwapNotice.objects.filter(
+            status=SwapNotice.Status.PENDING,
+            created_at__lt=now - LOST,
+            created_at__gte=now - STALE,
+        ).values_list("pk", flat=True)
+    )
 
 
 def displaced(swap: Swap) -> list[Person]:
@@ -135,18 +158,22 @@ def message(swap: Swap, event: Event, person: Person) -> EmailMultiAlternatives:
     )
 
 
-def deliver(swap_id: int, event: str) -> int:
-    """Send the e-mails of one event and call the hooks; the number of e-mails sent."""
-    swap = (
-        Swap.objects.select_related(
-            "rotation__team", "requester", "taken_by", "offered_to", "approved_by", "cancelled_by"
+def deliver(notice_id: int) -> int:
+    """Send one pending notice: its e-mails, then the hooks; the number of e-mails sent
+    (0 when it is sent already)."""
+    with transaction.atomic():
+        notice = (
+            SwapNotice.objects.select_for_update()
+            .filter(pk=notice_id, status=SwapNotice.Status.PENDING)
+            .first()
         )
-        .filter(pk=swap_id)
-        .first()
-    )
-    if swap is None:
-        return 0
-    kind = Event(event)
+        if notice is None:
+            return 0
+        SwapNotice.objects.filter(pk=notice.pk).update(attempts=F("attempts") + 1)
+    swap = Swap.objects.select_related(
+        "rotation__team", "requester", "taken_by", "offered_to", "approved_by", "cancelled_by"
+    ).get(pk=notice.swap_id)
+    kind = Event(notice.event)
     sent = 0
     for person in recipients(swap, kind):
         mail.send(message(swap, kind, person))
@@ -156,4 +183,14 @@ def deliver(swap_id: int, event: str) -> int:
             hook(swap, kind)
         except Exception:  # a chat outage must not re-send the e-mails
             log.exception("swap #%s: hook %s failed for %s", swap.pk, hook, kind)
+    SwapNotice.objects.filter(pk=notice.pk).update(
+        status=SwapNotice.Status.SENT, sent_at=timezone.now(), error=""
+    )
     return sent
+
+
+def record_failure(notice_id: int, error: Exception, *, final: bool) -> None:
+    """Keep the error; after the last retry the notice is marked failed."""
+    status = SwapNotice.Status.FAILED if final else SwapNotice.Status.PENDING
+    SwapNotice.objects.filter(pk=notice_id).update(error=str(error)[:2000], status=status)
+    log.warning("swap notice %s failed (final=%s): %s", notice_id, final, error)

@@ -10,8 +10,9 @@ from django.core import mail
 from icalendar import Calendar
 
 from oncall.celery import app as celery_app
-from rotations import feeds, services
-from rotations.models import Override, Person, Swap, Team
+from rotations import feeds, services, swap_notices, swap_services
+from rotations.models import Override, Person, Swap, SwapNotice, Team
+from rotations.tasks import resend_swap_notices
 from tests.smtp import use_smtp_server
 
 pytestmark = pytest.mark.django_db
@@ -333,3 +334,23 @@ def test_the_swap_list_costs_the_same_queries_for_more_swaps(
         )
     with django_assert_max_num_queries(4):  # token, count, page (people joined)
         assert len(client.get("/api/v1/swaps/").json()["results"]) == 3
+
+
+def test_a_notice_whose_wake_up_was_lost_is_sent_by_the_beat(
+    rotation, people, frozen, django_capture_on_commit_callbacks
+):
+    """The change and its notice row commit together; without its task (a broker outage)
+    the beat sends it two minutes later, once."""
+    swap = swap_services.request(
+        rotation=rotation, requester=people["alice"], start=ALICE_NEXT[0], end=ALICE_NEXT[1]
+    )  # in the test's transaction: no on-commit, so no task ran
+    notice = SwapNotice.objects.get(swap=swap)
+    assert (notice.event, notice.status) == ("requested", "pending")
+    assert resend_swap_notices.apply().get() == 0  # not late yet
+    frozen.shift(timedelta(minutes=3))
+    with django_capture_on_commit_callbacks(execute=True):
+        assert resend_swap_notices.apply().get() == 1
+    notice.refresh_from_db()
+    assert (notice.status, notice.attempts) == ("sent", 1)
+    assert sorted(m.to[0] for m in mail.outbox) == ["bob@example.org", "carol@example.org"]
+    assert swap_notices.deliver(notice.pk) == 0  # once
