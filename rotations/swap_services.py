@@ -225,6 +225,8 @@ def approve(swap: Swap, *, by: Person) -> Swap:
         raise _denied(f"Only a lead of {swap.rotation.slug}'s team can approve swaps.")
     if swap.state != Swap.State.TAKEN or swap.override_id is not None:
         raise _conflict(f"Swap #{swap.pk} is {swap.state}; only a taken one awaits approval.")
+    if swap.end <= timezone.now():
+        raise _conflict(f"Swap #{swap.pk} is over; there is nothing left to approve.")
     swap.state, swap.approved_by, swap.approved_at = Swap.State.APPROVED, by, timezone.now()
     swap.save(update_fields=["state", "approved_by", "approved_at"])
     _make_override(swap)

@@ -180,6 +180,8 @@ def test_with_approval_a_lead_makes_the_taken_swap_an_override(api, rotation, te
     swap = ask(api).json()
     taken = api("bob").post(f"/api/v1/swaps/{swap['id']}/take/", {}).json()
     assert taken["state"] == "taken" and taken["override"] is None
+    told = sorted(m.to[0] for m in mail.outbox if f"#{swap['id']} taken" in m.subject)
+    assert told == ["alice@example.org", "bob@example.org", "lena@example.org"]  # lena approves
     assert oncall(api("bob"), ALICE_NEXT[0]) == "alice"
     not_lead = api("bob").post(f"/api/v1/swaps/{swap['id']}/approve/", {})
     assert not_lead.status_code == 403

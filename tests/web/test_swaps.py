@@ -110,3 +110,16 @@ def test_only_oneself_or_a_team_lead_puts_someone_on_call(alice_client, world):
     )
     assert led.status_code == 302
     assert Override.objects.filter(person=world.bob).exists()
+
+
+def test_swap_actions_need_the_csrf_token(world):
+    swap = swap_services.request(
+        rotation=world.rotation, requester=world.alice, start=ALICE[0], end=ALICE[1]
+    )
+    user = get_user_model().objects.create_user("bob", "bob@example.org", PASSWORD)
+    strict = Client(enforce_csrf_checks=True)
+    strict.force_login(user)
+    assert strict.post(f"/rotations/core-ops/swaps/{swap.pk}/take/").status_code == 403
+    assert strict.post("/rotations/core-ops/swaps/", {"start": "x"}).status_code == 403
+    swap.refresh_from_db()
+    assert swap.state == "open"
