@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 
 import pytest
@@ -36,15 +37,24 @@ def login(handle: str) -> Client:
 
 def test_ask_for_cover_on_my_shift_then_bob_takes_it_with_the_button(alice_client, world):
     page = alice_client.get("/rotations/core-ops/").content.decode()
-    assert "Ask for cover" in page and "/rotations/core-ops/swaps/" in page
-    # the button on alice's shift posts its local start and end (Berlin)
+    # the button on alice's coming shift posts its local start and end (Berlin)
+    buttons = re.findall(
+        r'name="start" value="([^"]+)"><input type="hidden" name="end" value="([^"]+)">'
+        r'<button type="submit">Ask for cover',
+        page,
+    )
+    assert buttons[0] == ("2026-12-07T09:00", "2026-12-21T09:00")
     asked = alice_client.post(
         "/rotations/core-ops/swaps/",
-        {"start": "2026-12-07T09:00", "end": "2026-12-09T09:00", "note": "dentist"},
+        {"start": buttons[0][0], "end": buttons[0][1], "note": "dentist"},
     )
     assert asked.status_code == 302 and asked["Location"].endswith("#swaps")
     swap = Swap.objects.get()
-    assert (swap.requester, swap.start, swap.note) == (world.alice, ALICE[0], "dentist")
+    assert (swap.requester, swap.start, swap.end, swap.note) == (
+        world.alice,
+        *ALICE,
+        "dentist",
+    )
     assert alice_client.get("/rotations/core-ops/swaps/").status_code == 405  # POST only
 
     bob = login("bob")
