@@ -38,9 +38,10 @@ def _local_field(label: str) -> forms.DateTimeField:
 class SwapForm(forms.Form):
     """Ask for cover from ``start`` to ``end`` (the viewer's local times)."""
 
-    start = _local_field("From")
-    end = _local_field("Until")
-    note = forms.CharField(required=False, max_length=500, label="Note (optional)")
+    # Not "From"/"Until": those name the override form's fields on the same page.
+    start = _local_field("Start")
+    end = _local_field("End")
+    note = forms.CharField(required=False, max_length=500, label="Note for the others (optional)")
 
 
 @dataclass
