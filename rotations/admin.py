@@ -22,7 +22,17 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
 from rotations import selectors, services, windows
-from rotations.models import HandoffNotice, Override, Person, Rotation, RotationVersion, Team
+from rotations.models import (
+    HandoffNotice,
+    Override,
+    Person,
+    Rotation,
+    RotationVersion,
+    Swap,
+    SwapMessage,
+    SwapNotice,
+    Team,
+)
 
 
 def nobody(person: object) -> str:
@@ -363,4 +373,44 @@ class HandoffNoticeAdmin(admin.ModelAdmin):
     readonly_fields = [f.name for f in HandoffNotice._meta.fields]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+
+class SwapMessageInline(admin.TabularInline):
+    model = SwapMessage
+    extra = 0
+    can_delete = False
+    readonly_fields = ["event_id", "room"]
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class SwapNoticeInline(admin.TabularInline):
+    model = SwapNotice
+    extra = 0
+    can_delete = False
+    readonly_fields = ["event", "status", "attempts", "error", "created_at", "sent_at"]
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(Swap)
+class SwapAdmin(admin.ModelAdmin):
+    """The record of swaps (who asked, who took, approved, cancelled, when); read-only:
+    changes go through the API, the web page or the room, so the people hear of them."""
+
+    list_display = ["id", "rotation", "kind", "requester", "start", "end", "state", "taken_by"]
+    list_filter = ["state", "kind", "rotation"]
+    list_select_related = ["rotation", "requester", "taken_by"]
+    search_fields = ["requester__handle", "taken_by__handle", "rotation__slug", "note"]
+    date_hierarchy = "start"
+    readonly_fields = [f.name for f in Swap._meta.fields]
+    inlines = [SwapNoticeInline, SwapMessageInline]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False

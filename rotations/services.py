@@ -16,7 +16,15 @@ from django.db import transaction
 from django.utils import timezone
 
 from rotations import schedule, selectors, windows
-from rotations.models import Override, Person, Rotation, RotationMember, RotationVersion, Team
+from rotations.models import (
+    Override,
+    Person,
+    Rotation,
+    RotationMember,
+    RotationVersion,
+    Swap,
+    Team,
+)
 from rotations.windows import Window
 
 
@@ -155,3 +163,11 @@ def delete_override(override: Override) -> None:
     Override.objects.filter(pk=override.pk, deleted_at__isnull=True).update(
         deleted_at=timezone.now()
     )
+
+
+def live_swap_of(override: Override) -> Swap | None:
+    """The taken or approved swap that made ``override``: it is undone through the swap
+    (``swap_services.cancel``), so both people hear of it."""
+    return Swap.objects.filter(
+        override=override, state__in=[Swap.State.TAKEN, Swap.State.APPROVED]
+    ).first()

@@ -1,5 +1,6 @@
 """Text commands in a room: ``!oncall [repo]``, ``!claim N``, ``!resolve N``,
-``!unclaim N``, ``!mute N 2h``, ``!topic``, ``!help``.
+``!unclaim N``, ``!mute N 2h``, ``!topic``, ``!help``; swaps (``!swap``, ``!take``,
+``!cover``) are done by ``chatops.swaps``.
 
 Actions are confirmed in the incident's thread; answers go in reply to the command.
 """
@@ -16,6 +17,7 @@ from django.utils import timezone
 
 from escalation.channels.matrix import channel, render, topic
 from escalation.channels.matrix.client import MatrixError
+from escalation.chatops import swaps
 from escalation.chatops.act import act, known
 from escalation.models import Incident, MatrixEvent, Repo
 from escalation.services import lifecycle
@@ -34,9 +36,11 @@ log = logging.getLogger(__name__)
 HELP = (
     "Commands: !oncall [repo] — who is on call (for a repo) · !claim N · !resolve N · "
     "!unclaim N · !mute N 2h (m, h, d, w) · !topic — refresh the room topic · !help. "
-    "Or react on an incident message: {reactions}."
+    "Or react on an incident message: {reactions}. Swaps: !swap 2026-12-10..2026-12-17 — "
+    "ask for cover (handoff days) · !take N (or react ✅ on it) · !cover [@who] 2w."
 )
 DURATION = re.compile(r"^(\d+)\s*([mhdw])$")
+SWAPS = ("swap", "take", "cover")
 UNITS = {"m": 60, "h": 3600, "d": 86400, "w": 604800}
 
 
@@ -54,7 +58,7 @@ def run(listener: Listener, room_id: str, event: dict[str, Any], body: str) -> b
     """Handle one command message; True when it changed an incident."""
     words = body.strip().split()
     name, args = words[0][1:].lower(), words[1:]
-    if name not in ("oncall", "claim", "resolve", "unclaim", "mute", "topic", "help"):
+    if name not in ("oncall", "claim", "resolve", "unclaim", "mute", "topic", "help", *SWAPS):
         return False
     if not listener.record(room_id, event, MatrixEvent.Kind.COMMAND, text=body[:500]):
         return False
@@ -75,6 +79,13 @@ def run(listener: Listener, room_id: str, event: dict[str, Any], body: str) -> b
     if person is None:
         log.info("matrix: %s sent %r; not a known person", sender, body[:100])
         return _answer(listener, room_id, event, f"{sender} is not a known person here.")
+    if name in SWAPS:
+        done, text = swaps.run(room_id, person, name, args)
+        MatrixEvent.objects.filter(event_id=event["event_id"]).update(
+            person=person, action=name if done else ""
+        )
+        _answer(listener, room_id, event, text)
+        return done
     if not args or not args[0].lstrip("#").isdigit():
         return _answer(
             listener, room_id, event, f"Usage: !{name} N" + (" 2h" if name == "mute" else "")
