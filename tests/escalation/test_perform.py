@@ -64,8 +64,8 @@ def test_perform_refuses_what_does_not_fit_the_state(incident, people):
         lifecycle.perform(incident, Action.CLAIM, by=people["bob"], channel="api")
     with pytest.raises(lifecycle.InvalidState):
         lifecycle.perform(incident, Action.UNMUTE, by=people["bob"], channel="api")
-    with pytest.raises(ValueError, match="escalate"):
-        lifecycle.perform(incident, "escalate", by=people["bob"], channel="api")
+    with pytest.raises(ValueError, match="explode"):
+        lifecycle.perform(incident, "explode", by=people["bob"], channel="api")
 
 
 @pytest.mark.parametrize(
