@@ -74,7 +74,11 @@ def test_escalate_pages_the_next_step_at_once_and_the_one_after_on_its_wait(
     assert (incident.escalation_step, incident.escalation_ping) == (2, 0)
     assert incident.next_escalation_at == at + timedelta(seconds=900)
     entry = incident.timeline.get(kind="escalated", actor__isnull=False)
-    assert (entry.actor.handle, entry.channel, entry.detail) == ("alice", "api", "now to step 2 of 3")
+    assert (entry.actor.handle, entry.channel, entry.detail) == (
+        "alice",
+        "api",
+        "now to step 2 of 3",
+    )
     clock.shift(timedelta(seconds=899))
     engine.sweep()
     assert len(pages()) == 2
