@@ -307,6 +307,7 @@ def add_responder(
     """Bring ``to`` (an active person, or a team) in and page them at once (kind
     ``responder``); the claim stays. Adding a responder again is a no-op: one row,
     one page."""
+    who: dict[str, Person | Team]
     if isinstance(to, Person) and to.active:
         who, name = {"person": to}, to.handle
         recipients = targets.for_person(to, incident)
