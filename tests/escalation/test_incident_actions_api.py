@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 import pytest
 import time_machine
 
-from escalation import engine
+from escalation import delivery, engine
 from escalation.models import Incident, Notification, TimelineEntry
 from rotations.models import Team
 from tests.escalation.conftest import FAILURE
@@ -211,3 +211,23 @@ def test_session_acts_only_as_its_own_person(client, django_user_model, people, 
     assert refused.status_code == 403
     done = client.post(url, {"text": "hi"}, content_type="application/json")
     assert done.status_code == 201 and done.json()["channel"] == "web"
+
+
+def test_the_assigned_page_goes_out_while_claimed_and_a_responders_not_once_resolved(
+    bot, incident, mailoutbox
+):
+    act(bot, incident.pk, "reassign", by="alice", to="bob")
+    act(bot, incident.pk, "responders", by="bob", add="alice")
+    assigned = Notification.objects.get(kind="assigned")
+
+    delivery.deliver(assigned.pk)
+    act(bot, incident.pk, "resolve", by="bob")
+    responder = Notification.objects.get(kind="responder")
+    delivery.deliver(responder.pk)
+
+    assigned.refresh_from_db()
+    responder.refresh_from_db()
+    assert assigned.status == "sent"
+    assert [m.to for m in mailoutbox] == [["Bob <bob@example.org>"]]
+    assert "This CI failure was assigned to you" in mailoutbox[0].body
+    assert (responder.status, responder.error.split(":")[0]) == ("failed", "cancelled")
