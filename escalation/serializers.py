@@ -128,8 +128,8 @@ class ResponderSerializer(serializers.Serializer):
     """A person or team brought in on the incident (exactly one of ``person``, ``team``)."""
 
     person = PersonBriefField(allow_null=True)
-    team: serializers.Field = serializers.SlugRelatedField(
-        slug_field="slug", read_only=True, allow_null=True
+    team = serializers.CharField(
+        source="team.slug", read_only=True, allow_null=True, help_text="a team slug"
     )
     added_by = PersonBriefField(allow_null=True)
     added_at = serializers.DateTimeField()
