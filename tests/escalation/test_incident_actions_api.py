@@ -231,3 +231,14 @@ def test_the_assigned_page_goes_out_while_claimed_and_a_responders_not_once_reso
     assert [m.to for m in mailoutbox] == [["Bob <bob@example.org>"]]
     assert "This CI failure was assigned to you" in mailoutbox[0].body
     assert (responder.status, responder.error.split(":")[0]) == ("failed", "cancelled")
+
+
+def test_the_admin_incident_page_lists_the_responders(bot, incident, admin_client):
+    Team.objects.create(slug="db", name="Databases", email="db@example.org")
+    act(bot, incident.pk, "responders", by="alice", add="carol")
+    act(bot, incident.pk, "responders", by="alice", add="db")
+
+    body = admin_client.get(f"/admin/escalation/incident/{incident.pk}/change/").content.decode()
+
+    assert "Responders" in body
+    assert "Carol" in body and "Databases" in body
