@@ -219,12 +219,11 @@ def escalate_now(incident: Incident, now: datetime) -> bool:
     return True
 
 
-def page_now(incident: Incident, recipients: list[Recipient], *, kind: str, key: str) -> str:
+def page_now(incident: Incident, recipients: list[Recipient], *, kind: str, key: str) -> None:
     """Page ``recipients`` about ``incident`` at once, outside the policy (a reassignment,
-    an added responder): rows keyed ``key``, sent by the normal delivery path. Returns
-    who, in words, for the timeline."""
+    an added responder): rows keyed ``key``, sent by the normal delivery path after the
+    caller's transaction commits."""
     notify(incident, recipients, kind=kind, key=key, at=timezone.now())
-    return ", ".join(r.label() for r in recipients) or "nobody (no address)"
 
 
 def _schedule_next(

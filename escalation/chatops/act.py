@@ -19,6 +19,10 @@ def known(matrix_id: str) -> Person | None:
     return Person.objects.filter(matrix_id=matrix_id, active=True).first()
 
 
+VERBS: dict[str, str] = {
+    lifecycle.Action.ADD_RESPONDER: "add a responder to",
+    lifecycle.Action.NOTE: "note on",
+}
 #: Chat words for actions whose name in ``lifecycle.Action`` differs.
 ALIASES = {"responder": lifecycle.Action.ADD_RESPONDER}
 
@@ -47,7 +51,7 @@ def act(action: str, incident: Incident, person: Person, **options: Any) -> tupl
     except lifecycle.InvalidMute as error:
         return False, f"Cannot mute #{incident.pk}: {error}"
     except lifecycle.InvalidTarget as error:
-        return False, f"Cannot {action.replace('_', ' ')} on #{incident.pk}: {error}"
+        return False, f"Cannot {VERBS.get(action, action)} #{incident.pk}: {error}"
     except lifecycle.InvalidState as error:
         incident = error.incident
         if error.reason:
