@@ -170,6 +170,15 @@ def test_note_empty_or_too_long_is_400(bot, incident, text):
 
 
 @pytest.mark.parametrize(("action", "extra"), MORE)
+def test_unknown_by_is_400_unknown_person(bot, incident, action, extra):
+    response = act(bot, incident.pk, action, by="nobody", **extra)
+
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "unknown_person"
+    assert not TimelineEntry.objects.filter(actor__isnull=False).exists()
+
+
+@pytest.mark.parametrize(("action", "extra"), MORE)
 def test_unknown_incident_is_404(bot, incident, action, extra):
     response = act(bot, incident.pk + 1000, action, by="alice", **extra)
 
