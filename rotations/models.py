@@ -130,6 +130,12 @@ class RotationVersion(models.Model):
     handoff_time = models.TimeField()
     timezone = models.CharField(max_length=64, validators=[validate_timezone])
     offset = models.PositiveIntegerField(default=0)
+    active_windows = models.JSONField(
+        default=list,
+        blank=True,
+        help_text='Days and hours in the time zone, e.g. [{"days": ["mon", "tue"], '
+        '"start": "09:00", "end": "17:00"}]; outside them nobody is on call. Empty: always.',
+    )
     created_at = models.DateTimeField(default=now)
 
     class Meta:
