@@ -1,4 +1,4 @@
-from escalation.models.incidents import Incident, Occurrence, TimelineEntry
+from escalation.models.incidents import Incident, Occurrence, Responder, TimelineEntry
 from escalation.models.mail import Installation, MailBurst
 from escalation.models.matrix import MatrixEvent, MatrixMessage, MatrixSync
 from escalation.models.notifications import Notification
@@ -17,6 +17,7 @@ __all__ = [
     "Notification",
     "Occurrence",
     "Repo",
+    "Responder",
     "Route",
     "Silence",
     "TimelineEntry",
