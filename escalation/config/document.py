@@ -86,7 +86,8 @@ def _text(value: Any) -> str:
 
 def load(text: str | bytes) -> Any:
     """The document in ``text`` as JSON data (unquoted dates as ISO text); ``Unreadable``
-    when it is no YAML, expands beyond ``MAX_NODES`` values, or holds what the API's JSON reader refuses."""
+    when it is no YAML, expands beyond ``MAX_NODES`` values, or holds what the API's
+    JSON reader refuses."""
     try:
         value = yaml.safe_load(text)
         _bounded(value)
