@@ -11,8 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.http import HttpResponse
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import parsers, serializers
 from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.request import Request
@@ -97,7 +96,7 @@ class ConfigView(APIView):
     @extend_schema(
         responses={
             (200, "application/json"): ConfigDocument,
-            (200, "application/yaml"): OpenApiResponse(OpenApiTypes.STR),
+            (200, "application/yaml"): ConfigDocument,
         }
     )
     def get(self, request: Request) -> Response | HttpResponse:
@@ -135,7 +134,7 @@ class _PlanView(APIView):
 SCHEMA = {
     "request": {
         "application/json": ConfigDocument,
-        "application/yaml": OpenApiTypes.STR,
+        "application/yaml": ConfigDocument,
     },
     "parameters": [PRUNE],
     "responses": {200: PlanSerializer},

@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import DatabaseError, IntegrityError, transaction
+from django.db import DatabaseError, IntegrityError, InterfaceError, OperationalError, transaction
 from django.db.models import ProtectedError, RestrictedError
 from django.utils import timezone
 
@@ -67,6 +67,8 @@ def run(document: Any, *, prune: bool = False, commit: bool = True) -> list[plan
                 for kind in reversed(KINDS):
                     if kind.plural in keys:
                         _prune(kind, keys[kind.plural], now, errors)
+                if not errors:
+                    _recheck(kinds, now, errors)
             if errors:
                 raise _Rollback
             changes = plan.diff(before, doc.export(now))
@@ -108,6 +110,8 @@ def _apply_kind(kind: Kind, items: list[Any], now: datetime, errors: Errors) -> 
             flatten(
                 error.message_dict if hasattr(error, "error_dict") else error.messages, path, errors
             )
+        except (OperationalError, InterfaceError):
+            raise  # the database is down: a 503, not a problem of the document
         except (IntegrityError, DatabaseError) as error:
             errors[path] = [f"Refused by the database: {str(error).strip().splitlines()[0]}"]
     return set(seen)
@@ -177,6 +181,24 @@ def _changed(instance: Any, data: dict[str, Any]) -> bool:
         elif current != value:
             return True
     return False
+
+
+def _recheck(kinds: dict[str, list[Any]], now: datetime, errors: Errors) -> None:
+    """Validate the document again after pruning: an item naming what the prune deleted
+    (a team member left out of ``people``) is a problem, not a silently lost reference."""
+    for kind in KINDS:
+        if kind.plural not in kinds:
+            continue
+        existing = {kind.key(doc.represent(kind, obj, now)): obj for obj in kind.current(now)}
+        for index, item in _indexed(kinds[kind.plural], kind):
+            path = f"{kind.plural}[{index}]"
+            if kind.name == "rotation":
+                validate_versions(item.get("versions"), errors, path)
+                item = {k: v for k, v in item.items() if k != "versions"}
+            instance = existing.get(kind.key(item)) if kind.name in SLUGS else None
+            serializer = kind.serializer(instance, data=item, partial=kind.name == "rotation")
+            if not serializer.is_valid():
+                flatten(serializer.errors, path, errors)
 
 
 def _prune(kind: Kind, keep: set[str], now: datetime, errors: Errors) -> None:

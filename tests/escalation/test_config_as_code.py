@@ -260,3 +260,65 @@ def test_the_default_policy_can_move(tmp_path):
     )
     run_apply(tmp_path, data)
     assert EscalationPolicy.objects.get(is_default=True).slug == "another"
+
+
+@pytest.mark.usefixtures("configured")
+def test_a_future_version_left_out_is_cancelled_and_an_edited_one_replaced(tmp_path):
+    data = yaml.safe_load(export_text())
+    future = data["rotations"][0]["versions"].pop()
+    changes = apply.run(copy.deepcopy(data))
+    assert changes[0]["fields"] == {"versions from 2026-12-21": {"old": future, "new": None}}
+    assert list(RotationVersion.objects.values_list("effective_from", flat=True)) == [
+        date(2026, 1, 5)
+    ]
+    edited = {**future, "members": ["carol", "alice"], "offset": 1}
+    data["rotations"][0]["versions"].append(edited)
+    out = run_apply(tmp_path, data)
+    assert "versions from 2026-12-21: (none) → " in out
+    version = RotationVersion.objects.get(effective_from=date(2026, 12, 21))
+    assert [m.person.handle for m in version.members.all()] == ["carol", "alice"]
+    assert version.offset == 1
+    assert run_apply(tmp_path, data) == "no changes\n"
+
+
+@pytest.mark.usefixtures("configured")
+def test_a_new_rotation_may_start_in_the_past_but_not_change_it_later():
+    versions = [
+        {
+            "effective_from": day,
+            "members": ["alice"],
+            "shift_days": 7,
+            "handoff_time": "09:00",
+            "timezone": "UTC",
+        }
+        for day in ("2026-06-01", "2026-07-01")
+    ]
+    rotation = {"slug": "late", "name": "Late", "versions": versions}
+    with pytest.raises(plan.Invalid) as raised:
+        apply.run({"rotations": [rotation]})
+    assert "rotations[0].versions[1].effective_from" in raised.value.errors
+    rotation["versions"] = versions[:1]
+    apply.run({"rotations": [rotation]})
+    assert Rotation.objects.get(slug="late").versions.get().effective_from == date(2026, 6, 1)
+
+
+@pytest.mark.usefixtures("configured")
+def test_an_unquoted_yaml_handoff_time_is_read_as_the_time_it_shows():
+    text = export_text()
+    at = text.rindex("handoff_time: 09:00")  # the version to come
+    text = text[:at] + "handoff_time: 10:00" + text[at + len("handoff_time: 09:00") :]
+    changes = apply.run(document.load(text), commit=False)
+    new = changes[0]["fields"]["versions from 2026-12-21"]["new"]
+    assert new["handoff_time"] == "10:00"
+
+
+@pytest.mark.usefixtures("configured")
+def test_prune_of_what_the_document_still_names_is_refused(tmp_path):
+    data = yaml.safe_load(export_text())
+    data["contacts"] = []  # but routes[0].forward_to still names "provider"
+    with pytest.raises(plan.Invalid) as raised:
+        apply.run(data, prune=True)
+    assert raised.value.errors == {
+        "routes[0].forward_to": ["Object with slug=provider does not exist."]
+    }
+    assert Contact.objects.count() == 1
