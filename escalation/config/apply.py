@@ -55,6 +55,7 @@ def run(document: Any, *, prune: bool = False, commit: bool = True) -> list[plan
     now = timezone.now()
     changes: list[plan.Change] = []
     errors: Errors = {}
+    flat = _flat_rotations(kinds)
     try:
         with transaction.atomic():
             before = doc.export(now)
@@ -77,8 +78,38 @@ def run(document: Any, *, prune: bool = False, commit: bool = True) -> list[plan
     except _Rollback:
         pass
     if errors:
-        raise plan.Invalid(errors)
+        raise plan.Invalid(_flat_paths(errors, flat))
     return changes
+
+
+#: A rotation as the API writes it: one definition from ``effective_from`` (or ``start``).
+FLAT = ("members", "shift_days", "handoff_time", "timezone", "active_windows")
+
+
+def _flat_rotations(kinds: dict[str, list[Any]]) -> set[str]:
+    """Rotations given in the API's flat shape, rewritten in place as one version each;
+    the paths of those items (their errors are reported without ``versions[0]``)."""
+    flat = set()
+    for index, item in enumerate(kinds.get("rotations", [])):
+        schedule = FLAT + ("start", "effective_from")
+        if not isinstance(item, dict) or "versions" in item:
+            continue
+        if not any(name in item for name in schedule):
+            continue
+        version = {name: item[name] for name in FLAT if name in item}
+        version["effective_from"] = item.get("effective_from") or item.get("start")
+        rest = {name: value for name, value in item.items() if name not in schedule}
+        kinds["rotations"][index] = {**rest, "versions": [version]}
+        flat.add(f"rotations[{index}]")
+    return flat
+
+
+def _flat_paths(errors: Errors, flat: set[str]) -> Errors:
+    renamed: Errors = {}
+    for path, messages in errors.items():
+        head, _, tail = path.partition(".versions[0]")
+        renamed.setdefault(head + tail if head in flat else path, []).extend(messages)
+    return renamed
 
 
 def _apply_kind(kind: Kind, items: list[Any], now: datetime, errors: Errors) -> set[str]:

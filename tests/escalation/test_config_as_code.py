@@ -322,3 +322,37 @@ def test_prune_of_what_the_document_still_names_is_refused(tmp_path):
         "routes[0].forward_to": ["Object with slug=provider does not exist."]
     }
     assert Contact.objects.count() == 1
+
+
+@pytest.mark.usefixtures("configured")
+def test_a_rotation_in_the_apis_flat_shape_is_one_version():
+    flat = {
+        "slug": "night",
+        "name": "Night",
+        "members": ["bob", "carol"],
+        "shift_days": 7,
+        "handoff_time": "18:00",
+        "timezone": "Europe/Berlin",
+        "start": "2026-11-30",
+    }
+    changes = apply.run({"rotations": [flat]})
+    assert [(c["op"], c["key"]) for c in changes] == [("create", "night")]
+    exported = document.export()["rotations"][1]
+    assert exported["versions"] == [
+        {
+            "effective_from": "2026-11-30",
+            "members": ["bob", "carol"],
+            "shift_days": 7,
+            "handoff_time": "18:00",
+            "timezone": "Europe/Berlin",
+            "offset": 0,
+        }
+    ]
+    edit = {**flat, "members": ["carol"], "effective_from": "2026-12-14", "timezone": "Mars/X"}
+    with pytest.raises(plan.Invalid) as raised:
+        apply.run({"rotations": [edit]})
+    assert list(raised.value.errors) == ["rotations[0].timezone"]
+    edit["timezone"] = "Europe/Berlin"
+    (change,) = apply.run({"rotations": [edit]})
+    assert list(change["fields"]) == ["versions from 2026-12-14"]
+    assert apply.run({"rotations": [edit]}) == []
