@@ -25,7 +25,15 @@ class ContactSerializer(ModelSerializer):
 class PolicySerializer(ModelSerializer):
     class Meta:
         model = EscalationPolicy
-        fields = ["slug", "name", "steps", "repeat", "claim_timeout_seconds", "is_default"]
+        fields = [
+            "slug",
+            "name",
+            "steps",
+            "repeat",
+            "claim_timeout_seconds",
+            "is_default",
+            "important",
+        ]
 
     def validate_steps(self, steps: Any) -> Any:
         problems = policies.validate_steps(steps)

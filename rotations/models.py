@@ -84,6 +84,15 @@ class Team(FeedMixin):
         max_length=255, blank=True, help_text="Room ID (!abc:example.org) or alias."
     )
     email = models.EmailField(blank=True, help_text="The team's mailing list.")
+    leads = models.ManyToManyField(
+        Person,
+        blank=True,
+        related_name="led_teams",
+        help_text="Team leads may put others on call and approve swaps.",
+    )
+    swap_approval = models.BooleanField(
+        default=False, help_text="A taken swap becomes an override only once a lead approves it."
+    )
 
     class Meta:
         ordering = ["slug"]
@@ -121,6 +130,12 @@ class RotationVersion(models.Model):
     handoff_time = models.TimeField()
     timezone = models.CharField(max_length=64, validators=[validate_timezone])
     offset = models.PositiveIntegerField(default=0)
+    active_windows = models.JSONField(
+        default=list,
+        blank=True,
+        help_text='Days and hours in the time zone, e.g. [{"days": ["mon", "tue"], '
+        '"start": "09:00", "end": "17:00"}]; outside them nobody is on call. Empty: always.',
+    )
     created_at = models.DateTimeField(default=now)
 
     class Meta:

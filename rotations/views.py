@@ -113,7 +113,7 @@ class PersonViewSet(FeedResetMixin, viewsets.ModelViewSet):
 
 
 class TeamViewSet(FeedResetMixin, viewsets.ModelViewSet):
-    queryset = Team.objects.prefetch_related("members")
+    queryset = Team.objects.prefetch_related("members", "leads")
     serializer_class = TeamSerializer
     lookup_field = "slug"
 

@@ -30,7 +30,15 @@ class ContactAdmin(admin.ModelAdmin):
 class PolicyForm(forms.ModelForm):
     class Meta:
         model = EscalationPolicy
-        fields = ["slug", "name", "steps", "repeat", "claim_timeout_seconds", "is_default"]
+        fields = [
+            "slug",
+            "name",
+            "steps",
+            "repeat",
+            "claim_timeout_seconds",
+            "is_default",
+            "important",
+        ]
 
     def clean_steps(self) -> Any:
         steps = self.cleaned_data["steps"]

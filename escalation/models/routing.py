@@ -38,6 +38,9 @@ class EscalationPolicy(models.Model):
     is_default = models.BooleanField(
         default=False, help_text="For failures of unknown repos and repos without a policy."
     )
+    important = models.BooleanField(
+        default=False, help_text="Its pages reach people during their quiet hours too."
+    )
 
     class Meta:
         ordering = ["slug"]
@@ -59,6 +62,7 @@ class EscalationPolicy(models.Model):
             "steps": self.steps,
             "repeat": self.repeat,
             "claim_timeout_seconds": self.claim_timeout_seconds,
+            "important": self.important,
         }
 
 

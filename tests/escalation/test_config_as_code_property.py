@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from escalation.config import apply, document
 from escalation.config.kinds import KINDS
+from rotations.windows import DAYS
 
 pytestmark = pytest.mark.django_db
 
@@ -53,6 +54,12 @@ def versions(draw: Any, people: list[str]) -> list[dict[str, Any]]:
         }
         if draw(st.booleans()):
             version["offset"] = draw(st.integers(0, len(members) - 1))
+        if draw(st.booleans()):
+            days = draw(st.sets(st.sampled_from(DAYS), min_size=1))
+            start, end = draw(st.sampled_from([("08:00", "18:00"), ("22:00", "06:00")]))
+            version["active_windows"] = [
+                {"days": [d for d in DAYS if d in days], "start": start, "end": end}
+            ]
         result.append(version)
     return result
 
