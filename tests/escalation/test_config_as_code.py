@@ -59,6 +59,9 @@ def test_export_is_stable_complete_and_without_secrets(tmp_path):
     assert [s["comment"] for s in data["silences"]] == ["maintenance"]
     assert data["routes"][0]["forward_to"] == ["provider"]
     assert data["watches"][0]["slug"] == "nightly"
+    # Fields other engineers added to the serializers flow through.
+    assert data["teams"][0]["leads"] == [] and data["teams"][0]["swap_approval"] is False
+    assert data["policies"][0]["important"] is False
     for secret in ("ical", "webcal", "ping", "/hb/", "feed", "token", "password"):
         assert secret not in first
 
@@ -300,6 +303,20 @@ def test_a_new_rotation_may_start_in_the_past_but_not_change_it_later():
     rotation["versions"] = versions[:1]
     apply.run({"rotations": [rotation]})
     assert Rotation.objects.get(slug="late").versions.get().effective_from == date(2026, 6, 1)
+
+
+@pytest.mark.usefixtures("configured")
+def test_active_windows_of_a_version_to_come_are_planned_and_applied():
+    data = document.export()
+    window = {"days": ["mon", "tue"], "start": "08:00", "end": "18:00"}
+    data["rotations"][0]["versions"][1]["active_windows"] = [window]
+    (change,) = apply.run(copy.deepcopy(data))
+    assert change["fields"]["versions from 2026-12-21"]["new"]["active_windows"] == [window]
+    assert RotationVersion.objects.get(effective_from=date(2026, 12, 21)).active_windows == [window]
+    data["rotations"][0]["versions"][1]["active_windows"] = [{**window, "days": ["xyz"]}]
+    with pytest.raises(plan.Invalid) as raised:
+        apply.run(data)
+    assert list(raised.value.errors) == ["rotations[0].versions[1].active_windows"]
 
 
 @pytest.mark.usefixtures("configured")
