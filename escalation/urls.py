@@ -1,7 +1,7 @@
 from django.urls import path
 from rest_framework.routers import DefaultRouter
 
-from escalation import ingest_views, report_views, views, watch_views
+from escalation import config_views, ingest_views, report_views, views, watch_views
 
 router = DefaultRouter(trailing_slash=True)
 router.include_root_view = False
@@ -22,5 +22,8 @@ urlpatterns = [
     path("ingest/github/", ingest_views.GithubView.as_view(), name="ingest-github"),
     path("coverage/", views.CoverageView.as_view(), name="coverage"),
     path("reports/", report_views.ReportView.as_view(), name="reports"),
+    path("config/", config_views.ConfigView.as_view(), name="config"),
+    path("config/plan/", config_views.PlanView.as_view(), name="config-plan"),
+    path("config/apply/", config_views.ApplyView.as_view(), name="config-apply"),
     *router.urls,
 ]

@@ -61,12 +61,21 @@ def _add_version(
 
 @transaction.atomic
 def create_rotation(
-    *, slug: str, name: str, team: Team | None, spec: ScheduleSpec, start: date
+    *,
+    slug: str,
+    name: str,
+    team: Team | None,
+    spec: ScheduleSpec,
+    start: date,
+    offset: int = 0,
 ) -> Rotation:
-    """A new rotation whose first handoff is on ``start`` (which may lie in the past)."""
+    """A new rotation whose first handoff is on ``start`` (which may lie in the past) and
+    goes to ``spec.members[offset]``."""
     _check(spec)
+    if not 0 <= offset < len(spec.members):
+        raise ValidationError({"offset": ["Must be the position of a member (from 0)."]})
     rotation = Rotation.objects.create(slug=slug, name=name, team=team)
-    _add_version(rotation, spec, start, offset=0)
+    _add_version(rotation, spec, start, offset=offset)
     return rotation
 
 
@@ -87,6 +96,7 @@ def edit_schedule(
     effective_from: date | None,
     *,
     now: datetime | None = None,
+    offset: int | None = None,
 ) -> RotationVersion:
     """Change members, shift length, handoff time or zone from ``effective_from`` on.
 
@@ -94,9 +104,12 @@ def edit_schedule(
     must not be in the past; it defaults to the date of the next handoff, so the shift
     in progress is untouched. Versions that had not taken effect yet and start on or
     after it are replaced. The new first shift goes to the member after the person on
-    duty just before the change (when they are still a member), so the order goes on.
+    duty just before the change (when they are still a member), so the order goes on;
+    ``offset`` (a position in ``spec.members``) names the first one instead.
     """
     _check(spec)
+    if offset is not None and not 0 <= offset < len(spec.members):
+        raise ValidationError({"offset": ["Must be the position of a member (from 0)."]})
     now = now or timezone.now()
     Rotation.objects.select_for_update().filter(pk=rotation.pk).get()
     if effective_from is None:
@@ -118,9 +131,29 @@ def edit_schedule(
     loaded = selectors.load_one(rotation, (begins, begins))
     before = schedule.base_shifts(loaded.versions, begins - schedule.EPSILON, begins)
     previous = before[0].person if before else None
-    positions = [i for i, p in enumerate(spec.members) if schedule.same(p, previous)]
-    offset = (positions[0] + 1) % len(spec.members) if positions else 0
+    if offset is None:
+        positions = [i for i, p in enumerate(spec.members) if schedule.same(p, previous)]
+        offset = (positions[0] + 1) % len(spec.members) if positions else 0
     return _add_version(rotation, spec, effective_from, offset)
+
+
+@transaction.atomic
+def drop_future_versions(
+    rotation: Rotation, effective_from: date, *, now: datetime | None = None
+) -> int:
+    """Delete the versions from ``effective_from`` on; they must not have taken effect
+    (past shifts never change). Returns how many were deleted."""
+    now = now or timezone.now()
+    Rotation.objects.select_for_update().filter(pk=rotation.pk).get()
+    doomed = list(
+        RotationVersion.objects.filter(rotation=rotation, effective_from__gte=effective_from)
+    )
+    if any(version.starts_at() <= now for version in doomed):
+        raise ValidationError(
+            {"effective_from": ["Versions that took effect never change: past shifts stay."]}
+        )
+    RotationVersion.objects.filter(pk__in=[v.pk for v in doomed]).delete()
+    return len(doomed)
 
 
 def current_version(rotation: Rotation, at: datetime) -> RotationVersion | None:
