@@ -21,7 +21,7 @@ from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
-from rotations import selectors, services
+from rotations import selectors, services, windows
 from rotations.models import HandoffNotice, Override, Person, Rotation, RotationVersion, Team
 
 
@@ -110,6 +110,12 @@ class RotationForm(forms.ModelForm):
     shift_days = forms.IntegerField(min_value=1, initial=14)
     handoff_time = forms.TimeField(initial="09:00")
     timezone = forms.CharField(initial="Europe/Berlin")
+    active_windows = forms.JSONField(
+        required=False,
+        initial=list,
+        help_text='Empty: always active. E.g. [{"days": ["mon", "fri"], "start": "09:00", '
+        '"end": "17:00"}] in the time zone; outside them nobody is on call.',
+    )
     effective_from = forms.DateField(
         help_text="New rotation: the date of the first handoff. Edit: the date the new "
         "definition starts (a future handoff); earlier shifts never change."
@@ -129,6 +135,7 @@ class RotationForm(forms.ModelForm):
                     shift_days=current.shift_days,
                     handoff_time=current.handoff_time,
                     timezone=current.timezone,
+                    active_windows=current.active_windows,
                 )
             upcoming = services.next_handoff(self.instance, timezone.now())
             self.initial["effective_from"] = upcoming.date() if upcoming else None
@@ -140,6 +147,14 @@ class RotationForm(forms.ModelForm):
         if unknown:
             raise ValidationError(f"Unknown people: {', '.join(unknown)}")
         return [people[h] for h in handles]
+
+    def clean_active_windows(self) -> tuple[windows.Window, ...]:
+        try:
+            return windows.parse(self.cleaned_data.get("active_windows") or [])
+        except windows.WindowError as error:
+            raise ValidationError(
+                [f"{k}: {' '.join(v)}" for k, v in error.errors.items()]
+            ) from None
 
     def clean(self) -> dict[str, Any]:
         """An edit must start in the future: refuse the whole form (name and team too)
@@ -163,13 +178,17 @@ class RotationForm(forms.ModelForm):
     def spec(self) -> services.ScheduleSpec:
         data = self.cleaned_data
         return services.ScheduleSpec(
-            data["members"], data["shift_days"], data["handoff_time"], data["timezone"]
+            data["members"],
+            data["shift_days"],
+            data["handoff_time"],
+            data["timezone"],
+            data.get("active_windows", ()),
         )
 
     def schedule_changed(self) -> bool:
         return any(
             name in self.changed_data
-            for name in ("members", "shift_days", "handoff_time", "timezone")
+            for name in ("members", "shift_days", "handoff_time", "timezone", "active_windows")
         )
 
 
@@ -184,6 +203,7 @@ class VersionInline(admin.TabularInline):
         "shift_days",
         "handoff_time",
         "timezone",
+        "windows",
         "created_at",
     )
     extra = 0
@@ -195,6 +215,10 @@ class VersionInline(admin.TabularInline):
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[RotationVersion]:
         return super().get_queryset(request).prefetch_related("members__person")
+
+    @admin.display(description="active windows")
+    def windows(self, version: RotationVersion) -> str:
+        return windows.describe(windows.parse(version.active_windows)) or "always"
 
     @admin.display(description="members in order")
     def member_list(self, version: RotationVersion) -> str:

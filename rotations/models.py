@@ -15,6 +15,8 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils.timezone import now
 
+from rotations import windows
+
 matrix_id_validator = RegexValidator(
     r"^@[a-z0-9._=\-/+]+:[A-Za-z0-9.\-]+(:\d+)?$", "A Matrix user ID like @alice:example.org."
 )
@@ -130,6 +132,12 @@ class RotationVersion(models.Model):
     handoff_time = models.TimeField()
     timezone = models.CharField(max_length=64, validators=[validate_timezone])
     offset = models.PositiveIntegerField(default=0)
+    active_windows = models.JSONField(
+        default=list,
+        blank=True,
+        help_text='Days and hours in the time zone, e.g. [{"days": ["mon", "tue"], '
+        '"start": "09:00", "end": "17:00"}]; outside them nobody is on call. Empty: always.',
+    )
     created_at = models.DateTimeField(default=now)
 
     class Meta:
@@ -143,6 +151,12 @@ class RotationVersion(models.Model):
 
     def __str__(self) -> str:
         return f"{self.rotation} from {self.effective_from}"
+
+    def clean(self) -> None:
+        try:
+            self.active_windows = windows.dump(windows.parse(self.active_windows))
+        except windows.WindowError as error:
+            raise ValidationError({"active_windows": list(error.errors.values())[0]}) from None
 
     def starts_at(self) -> datetime:
         tz = zoneinfo.ZoneInfo(self.timezone)

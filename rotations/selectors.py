@@ -11,7 +11,7 @@ from typing import Any
 
 from django.db.models import Prefetch, Q, QuerySet, prefetch_related_objects
 
-from rotations import schedule
+from rotations import schedule, windows
 from rotations.models import Override, Person, Rotation, RotationMember, RotationVersion
 
 
@@ -27,6 +27,10 @@ class LoadedRotation:
     def oncall(self, at: datetime) -> schedule.OnCall:
         return schedule.oncall_at(self.versions, self.overrides, at)
 
+    def active(self, start: datetime, end: datetime) -> list[tuple[datetime, datetime]]:
+        """Where the rotation means to have somebody on call (its active windows)."""
+        return schedule.active_spans(self.versions, start, end)
+
 
 def definition(version: RotationVersion) -> schedule.Definition:
     """A version as the schedule sees it; its members must be prefetched."""
@@ -38,6 +42,7 @@ def definition(version: RotationVersion) -> schedule.Definition:
         members=tuple(m.person for m in version.members.all()),
         offset=version.offset,
         changed_at=version.created_at,
+        windows=windows.parse(version.active_windows),
     )
 
 

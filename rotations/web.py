@@ -15,7 +15,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 
-from rotations import acting, feeds, schedule, selectors, services
+from rotations import acting, feeds, schedule, selectors, services, windows
 from rotations.models import Override, Person, Rotation
 from rotations.pages import WebRequest, action, back, page
 
@@ -124,6 +124,7 @@ def _page(request: WebRequest, rotation: Rotation, form: OverrideForm, status: i
     end = start + timedelta(weeks=weeks)
     loaded = selectors.load_one(rotation, (start, end))
     shifts = loaded.shifts(start, end)
+    version = schedule.version_at(loaded.versions, now)
     overrides = Override.objects.filter(
         rotation=rotation, deleted_at__isnull=True, end__gt=now
     ).select_related("person", "backup")
@@ -134,6 +135,10 @@ def _page(request: WebRequest, rotation: Rotation, form: OverrideForm, status: i
         "end": end,
         "now_left": _percent(now, start, end),
         "oncall": loaded.oncall(now),
+        "active_now": bool(loaded.active(now, now + schedule.EPSILON)),
+        "windows": windows.describe(version.windows) if version else "",
+        "windows_zone": str(version.tz) if version else "",
+        "next_shift": next((s for s in shifts if s.start > now and s.person), None),
         "lanes": lanes(shifts, start, end),
         "ticks": day_ticks(start, end, weeks),
         "shifts": shifts,
