@@ -117,7 +117,15 @@ KINDS: list[Kind] = [
         _by("slug"),
         lambda now: Rotation.objects.select_related("team"),
         # The schedule is written as effective-dated ``versions`` (rotation_versions).
-        exclude=("members", "shift_days", "handoff_time", "timezone", "start", "effective_from"),
+        exclude=(
+            "members",
+            "shift_days",
+            "handoff_time",
+            "timezone",
+            "start",
+            "effective_from",
+            "active_windows",
+        ),
     ),
     Kind(
         "override",

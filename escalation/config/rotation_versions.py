@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
-from rotations import services
+from rotations import services, windows
 from rotations.models import Rotation, RotationVersion, validate_timezone
 from rotations.serializers import HHMMField, PersonField, RotationSerializer
 
@@ -46,8 +46,18 @@ class VersionInput(serializers.Serializer):
     handoff_time = HandoffField()
     timezone = serializers.CharField(validators=[validate_timezone])
     offset = serializers.IntegerField(min_value=0, required=False, allow_null=True)
+    active_windows = serializers.JSONField(required=False)
+
+    def validate_active_windows(self, value: Any) -> Any:
+        try:
+            return windows.parse(value)
+        except windows.WindowError as error:
+            raise serializers.ValidationError(
+                [f"{path}: {' '.join(messages)}" for path, messages in error.errors.items()]
+            ) from None
 
     def validate(self, data: dict[str, Any]) -> dict[str, Any]:
+        data.setdefault("active_windows", ())
         members = data["members"]
         if len({p.pk for p in members}) != len(members):
             raise serializers.ValidationError({"members": ["A person can appear only once."]})
@@ -58,6 +68,7 @@ class VersionInput(serializers.Serializer):
 
 
 def version_repr(version: RotationVersion) -> dict[str, Any]:
+    found = windows.dump(windows.parse(version.active_windows))
     return {
         "effective_from": version.effective_from.isoformat(),
         "members": [m.person.handle for m in version.members.all()],
@@ -65,6 +76,8 @@ def version_repr(version: RotationVersion) -> dict[str, Any]:
         "handoff_time": version.handoff_time.strftime("%H:%M"),
         "timezone": version.timezone,
         "offset": version.offset,
+        # Only a rotation with windows says so: the others read as before windows existed.
+        **({"active_windows": found} if found else {}),
     }
 
 
@@ -90,6 +103,7 @@ def _signature(data: dict[str, Any], with_offset: bool) -> tuple[Any, ...]:
         handoff.strftime("%H:%M"),
         data["timezone"],
         data.get("offset") if with_offset else None,
+        tuple(data.get("active_windows", ())),
     )
 
 
@@ -101,6 +115,7 @@ def _stored(version: RotationVersion) -> dict[str, Any]:
         "handoff_time": version.handoff_time,
         "timezone": version.timezone,
         "offset": version.offset,
+        "active_windows": windows.parse(version.active_windows),
     }
 
 
@@ -112,7 +127,11 @@ def _starts(data: dict[str, Any]) -> datetime:
 
 def _spec(data: dict[str, Any]) -> services.ScheduleSpec:
     return services.ScheduleSpec(
-        data["members"], data["shift_days"], data["handoff_time"], data["timezone"]
+        data["members"],
+        data["shift_days"],
+        data["handoff_time"],
+        data["timezone"],
+        tuple(data.get("active_windows", ())),
     )
 
 
@@ -152,6 +171,7 @@ def create(
         "handoff_time": first["handoff_time"].strftime("%H:%M:%S"),
         "timezone": first["timezone"],
         "start": first["effective_from"].isoformat(),
+        "active_windows": windows.dump(first.get("active_windows", ())),
     }
     serializer = RotationSerializer(data=data)
     if not serializer.is_valid():

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('rotations', '0002_handoff_notices'),
+        ('rotations', '0003_team_leads_swap_approval'),
     ]
 
     operations = [
