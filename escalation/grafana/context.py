@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from django.utils.text import slugify
@@ -15,6 +16,7 @@ Items = list[dict[str, Any]]
 @dataclass
 class Context:
     source: dict[str, Items]
+    now: datetime  # overrides over by then are history, not configuration
     report: Report = field(default_factory=Report)
     people: dict[str, str] = field(default_factory=dict)  # Grafana user id → handle
     usernames: dict[str, str] = field(default_factory=dict)  # Grafana user id → username

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import yaml
@@ -11,9 +12,10 @@ from escalation.grafana.context import Context, Items
 from escalation.grafana.report import Report
 
 
-def build(source: dict[str, Items]) -> tuple[dict[str, Any], Report]:
-    """The document (top-level keys as ``oncall_config apply`` reads them) and the report."""
-    ctx = Context(source)
+def build(source: dict[str, Items], now: datetime) -> tuple[dict[str, Any], Report]:
+    """The document (top-level keys as ``oncall_config apply`` reads them) and the report;
+    overrides that ended before ``now`` are left out (and reported)."""
+    ctx = Context(source, now)
     document: dict[str, Any] = {
         "people": people.map_people(ctx),
         "teams": people.map_teams(ctx),

@@ -46,15 +46,15 @@ def weekly_windows(
         return None
     pieces: dict[tuple[int, int], list[int]] = {}  # (start, end) minutes of day → days
     for lo, hi in spans:
-        while lo < hi:  # cut at midnights: windows are at most one day long here
-            day_end = (lo // 1440 + 1) * 1440
-            cut = min(hi, day_end)
-            key = (lo % 1440, cut - (lo // 1440) * 1440)
-            pieces.setdefault(key, []).append((lo // 1440) % 7)
+        # A window is at most a day long (an end at or before its start is the next day's):
+        # a longer shift is cut at midnights.
+        while lo < hi:
+            cut = hi if hi - lo <= 1440 else (lo // 1440 + 1) * 1440
+            pieces.setdefault((lo % 1440, (cut - lo + lo % 1440)), []).append((lo // 1440) % 7)
             lo = cut
     windows = []
     for (lo, hi), on in sorted(pieces.items(), key=lambda item: (min(item[1]), item[0])):
-        end = hi % 1440  # 24:00 is written 00:00: a window ending at or before its start
+        end = hi % 1440  # past midnight: a window ending at or before its start
         windows.append(
             {
                 "days": [DAY_NAMES[d] for d in sorted(set(on))],
@@ -71,12 +71,7 @@ class Skip(Exception):
 
 def _groups(shift: dict[str, Any]) -> list[list[str]]:
     if shift.get("type") == "rolling_users":
-        groups = [list(g) for g in shift.get("rolling_users") or [] if g]
-        index = int(shift.get("start_rotation_from_user_index") or 0)
-        if groups:
-            index %= len(groups)
-            groups = groups[index:] + groups[:index]
-        return groups
+        return [list(g) for g in shift.get("rolling_users") or [] if g]
     users = list(shift.get("users") or [])
     return [users] if users else []
 
@@ -133,6 +128,13 @@ def map_shift(ctx: Context, shift: dict[str, Any], team: str | None) -> list[dic
     unknown = {u for g in groups for u in g if u not in ctx.people}
     if unknown:
         raise Skip(f"it names users the API did not list: {', '.join(sorted(unknown))}")
+    offset = int(shift.get("start_rotation_from_user_index") or 0) % len(groups)
+    orders = [[g[i] if i < len(g) else g[0] for g in groups] for i in range(max(map(len, groups)))]
+    if any(len(set(order)) < len(order) for order in orders):
+        raise Skip(
+            "a user comes back in the order within one turn of the rotation; here a person "
+            "appears once in a rotation's members"
+        )
     name = str(shift.get("name") or shift["id"])
     subject = f'shift "{name}"'
     width = max(len(g) for g in groups)
@@ -166,22 +168,26 @@ def map_shift(ctx: Context, shift: dict[str, Any], team: str | None) -> list[dic
             )
     rotations = []
     for i in range(width):
-        members = [ctx.people[g[i] if i < len(g) else g[0]] for g in groups]
         label = name if i == 0 else f"{name} ({i + 1})"
-        rotation: dict[str, Any] = {
-            "slug": ctx.slug("rotation", label, fallback=str(shift["id"]).lower()),
-            "name": label,
-            "team": team,
-            "members": members,
-            # The same users every time: any shift length does; a week reads best.
+        version: dict[str, Any] = {
+            "effective_from": start.date().isoformat(),
+            "members": [ctx.people[user] for user in orders[i]],
+            # The same users every time (recurrent_event): any shift length does.
             "shift_days": period_days if kind == "rolling_users" else 7,
             "handoff_time": f"{start.hour:02d}:{start.minute:02d}",
             "timezone": str(start.tzinfo),
-            "start": start.date().isoformat(),
+            "offset": offset,
         }
         if windows is not None:
-            rotation["active_windows"] = windows
-        rotations.append(rotation)
+            version["active_windows"] = windows
+        rotations.append(
+            {
+                "slug": ctx.slug("rotation", label, fallback=str(shift["id"]).lower()),
+                "name": label,
+                "team": team,
+                "versions": [version],
+            }
+        )
     return rotations
 
 
@@ -195,6 +201,11 @@ def _override(
         return []
     start = _local(str(shift["start"]), shift.get("time_zone")).astimezone(UTC)
     end = start + timedelta(seconds=int(shift.get("duration") or 0))
+    if end <= ctx.now:
+        ctx.report.not_imported(
+            f'override "{name}"', f"it ended at {end:%Y-%m-%d %H:%M} UTC: history, not configuration"
+        )
+        return []
     found = []
     for rotations in levels:
         if len(users) > len(rotations):
