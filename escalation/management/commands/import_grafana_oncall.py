@@ -64,4 +64,5 @@ class Command(BaseCommand):
                     self.stderr.write(f"{path}: {message}")
             raise CommandError("The imported document is not valid; nothing was applied.") from None
         self.stderr.write(plan.text(changes), ending="")
-        self.stderr.write("Applied." if commit else "Dry run: nothing was applied.")
+        if changes:
+            self.stderr.write("Applied." if commit else "Dry run: nothing was applied.")
