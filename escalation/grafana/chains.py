@@ -46,7 +46,9 @@ class _Builder:
         self.important: list[bool] = []
 
     def subject(self, policy: dict[str, Any]) -> str:
-        return f'escalation chain "{self.chain}", step {policy.get("position")} ({policy.get("type")})'
+        return (
+            f'escalation chain "{self.chain}", step {policy.get("position")} ({policy.get("type")})'
+        )
 
     def flush(self) -> None:
         for targets in self.deferred:
@@ -110,8 +112,10 @@ def _map_chain(ctx: Context, chain: dict[str, Any], policies: list[dict[str, Any
                     f'schedule "{ctx.schedule_names.get(schedule, schedule)}" was not imported',
                 )
                 continue
-            target = [[{"type": "oncall", "rotation": r, "role": "primary"} for r in level]
-                      for level in levels]
+            target = [
+                [{"type": "oncall", "rotation": r, "role": "primary"} for r in level]
+                for level in levels
+            ]
             b.notify(target[0], important)
             b.deferred = target[1:]
             if b.deferred:

@@ -29,8 +29,10 @@ def build(source: dict[str, Items], now: datetime) -> tuple[dict[str, Any], Repo
 
 def to_yaml(document: dict[str, Any], report: Report, url: str) -> str:
     """The document as YAML, the report on top as comments, for review before applying."""
-    head = [f"# Imported from Grafana OnCall at {url}.", "# Review it, then: "
-            "python manage.py oncall_config apply FILE"]
+    head = [
+        f"# Imported from Grafana OnCall at {url}.",
+        "# Review it, then: python manage.py oncall_config apply FILE",
+    ]
     head += ["#", *(f"# {line}" if line else "#" for line in report.render().splitlines())]
     body = yaml.safe_dump(document, sort_keys=False, allow_unicode=True, width=100)
     return "\n".join(head) + "\n\n" + body

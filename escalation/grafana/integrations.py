@@ -104,9 +104,7 @@ def map_integrations(ctx: Context) -> list[dict[str, Any]]:
             )
         templates = {k: v for k, v in (integration.get("templates") or {}).items() if v}
         custom = [
-            k
-            for k, v in templates.items()
-            if not isinstance(v, dict) or any(x for x in v.values())
+            k for k, v in templates.items() if not isinstance(v, dict) or any(x for x in v.values())
         ]
         if custom:
             ctx.report.not_imported(
@@ -135,7 +133,9 @@ def _map_route(
     name: str,
 ) -> list[dict[str, Any]]:
     default = bool(route.get("is_the_last_route"))
-    subject = f"{integration}, " + ("default route" if default else f"route {route.get('position')}")
+    subject = f"{integration}, " + (
+        "default route" if default else f"route {route.get('position')}"
+    )
     policy = ctx.policies.get(str(route.get("escalation_chain_id")))
     if policy is None:
         ctx.report.not_imported(
@@ -190,5 +190,5 @@ def _map_route(
             )
             return []
     return [
-        {"order": 0, "match": match, "policy": policy, "action": "page"} for match in matches
+        {"order": 0, "match": match, "policy": policy, "action": "page"} for match in matches or []
     ]

@@ -39,7 +39,9 @@ def weekly_windows(
 ) -> list[dict[str, Any]] | None:
     """Active windows for a shift of ``length_minutes`` starting at ``start_minute`` past
     midnight on each of ``days``; None when the pieces would overlap (not a window set)."""
-    spans = sorted((d * 1440 + start_minute, d * 1440 + start_minute + length_minutes) for d in days)
+    spans = sorted(
+        (d * 1440 + start_minute, d * 1440 + start_minute + length_minutes) for d in days
+    )
     if any(a[1] > b[0] for a, b in zip(spans, spans[1:], strict=False)):
         return None
     if spans and spans[-1][1] - WEEK_MINUTES > spans[0][0]:
@@ -191,9 +193,7 @@ def map_shift(ctx: Context, shift: dict[str, Any], team: str | None) -> list[dic
     return rotations
 
 
-def _override(
-    ctx: Context, shift: dict[str, Any], levels: list[list[str]]
-) -> list[dict[str, Any]]:
+def _override(ctx: Context, shift: dict[str, Any], levels: list[list[str]]) -> list[dict[str, Any]]:
     name = str(shift.get("name") or shift["id"])
     users = [u for u in shift.get("users") or [] if u in ctx.people]
     if not users:
@@ -203,7 +203,8 @@ def _override(
     end = start + timedelta(seconds=int(shift.get("duration") or 0))
     if end <= ctx.now:
         ctx.report.not_imported(
-            f'override "{name}"', f"it ended at {end:%Y-%m-%d %H:%M} UTC: history, not configuration"
+            f'override "{name}"',
+            f"it ended at {end:%Y-%m-%d %H:%M} UTC: history, not configuration",
         )
         return []
     found = []
@@ -212,7 +213,7 @@ def _override(
             ctx.report.partial(
                 f'override "{name}"',
                 f"{len(users)} users, but {len(rotations)} parallel rotation(s) at a level: "
-                f"{', '.join(ctx.user_name(u) for u in users[len(rotations):])} left out there",
+                f"{', '.join(ctx.user_name(u) for u in users[len(rotations) :])} left out there",
             )
         for i, rotation in enumerate(rotations):
             found.append(
@@ -239,8 +240,9 @@ def map_schedules(ctx: Context) -> tuple[list[dict[str, Any]], list[dict[str, An
         if schedule.get("type") == "ical":
             ctx.report.not_imported(
                 subject,
-                f"its shifts come from an external iCal calendar ({schedule.get('ical_url_primary')}): "
-                "rotations here are defined here; recreate it as a rotation by hand",
+                "its shifts come from an external iCal calendar "
+                f"({schedule.get('ical_url_primary')}): rotations here are defined here; "
+                "recreate it as a rotation by hand",
             )
             continue
         if schedule.get("ical_url_overrides"):

@@ -46,9 +46,11 @@ def grafana_api(prefix: str = "") -> Iterator[Server]:
             if self.headers.get("Authorization") != TOKEN:
                 return self._send(401, b'{"detail": "Invalid token."}')
             resource = parts.path.removeprefix(prefix + "/api/v1/").strip("/")
-            found = _body(resource, parse_qs(parts.query)) if parts.path.startswith(
-                prefix + "/api/v1/"
-            ) else None
+            found = (
+                _body(resource, parse_qs(parts.query))
+                if parts.path.startswith(prefix + "/api/v1/")
+                else None
+            )
             if found is None or "/" in resource:
                 return self._send(404, b'{"detail": "Not found."}')
             text = found.read_text(encoding="utf-8").replace(RECORDED_HOST, state.url + prefix)

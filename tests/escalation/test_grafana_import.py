@@ -47,9 +47,10 @@ def test_pages_are_followed_through_absolute_next_links_with_the_token(api):
 
 
 def test_a_url_ending_in_api_v1_reads_the_same(api):
-    assert client.Client(api.url + "/api/v1/", TOKEN).get_all("teams") == recorded(
-        "teams.json"
-    )["results"]
+    assert (
+        client.Client(api.url + "/api/v1/", TOKEN).get_all("teams")
+        == recorded("teams.json")["results"]
+    )
 
 
 @pytest.mark.parametrize(
@@ -66,15 +67,25 @@ def test_errors_are_one_clear_sentence(api, url, token, message):
     url = (url or "{url}").format(url=api.url, port=free_port())
     with pytest.raises(CommandError, match=message.replace("(", r"\(")):
         call_command(
-            "import_grafana_oncall", "--url", url, "--token", token, "--timeout", "3",
-            stdout=StringIO(), stderr=StringIO(),
+            "import_grafana_oncall",
+            "--url",
+            url,
+            "--token",
+            token,
+            "--timeout",
+            "3",
+            stdout=StringIO(),
+            stderr=StringIO(),
         )
 
 
 def test_a_refused_token_exits_1_without_a_traceback(api):
     done = subprocess.run(
         [sys.executable, "manage.py", "import_grafana_oncall", "--url", api.url, "--token", "x"],
-        cwd=ROOT, capture_output=True, text=True, timeout=60,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert done.returncode == 1
     assert "refused the token" in done.stderr
@@ -84,12 +95,17 @@ def test_a_refused_token_exits_1_without_a_traceback(api):
 def test_people_and_teams(imported):
     document, _ = imported
     assert document["people"][0] == {
-        "handle": "alice", "name": "alice", "email": "alice@example.com",
+        "handle": "alice",
+        "name": "alice",
+        "email": "alice@example.com",
         "timezone": "Europe/Berlin",
     }
     assert [(p["handle"], p["timezone"]) for p in document["people"]] == [
-        ("alice", "Europe/Berlin"), ("bob", "Europe/London"), ("carol", "America/New_York"),
-        ("dave", "Europe/Paris"), ("erin", "Asia/Kolkata"),
+        ("alice", "Europe/Berlin"),
+        ("bob", "Europe/London"),
+        ("carol", "America/New_York"),
+        ("dave", "Europe/Paris"),
+        ("erin", "Asia/Kolkata"),
     ]
     assert document["teams"] == [
         {"slug": "sre", "name": "SRE", "members": ["alice", "bob", "carol", "dave"]},
@@ -100,36 +116,66 @@ def test_people_and_teams(imported):
 def test_rolling_groups_become_parallel_rotations_and_weekdays_become_windows(imported):
     rotations = {r["slug"]: r for r in imported[0]["rotations"]}
     assert set(rotations) == {
-        "sre-weekly-rotation", "sre-weekly-rotation-2", "business-hours-weekdays",
+        "sre-weekly-rotation",
+        "sre-weekly-rotation-2",
+        "business-hours-weekdays",
         "db-daily-rotation",
     }
-    weekly = {"effective_from": "2026-11-30", "shift_days": 7, "handoff_time": "09:00",
-              "timezone": "Europe/Berlin", "offset": 0}
-    assert rotations["sre-weekly-rotation"]["versions"] == [{**weekly, "members": ["alice", "carol"]}]
-    assert rotations["sre-weekly-rotation-2"]["versions"] == [{**weekly, "members": ["bob", "dave"]}]
+    weekly = {
+        "effective_from": "2026-11-30",
+        "shift_days": 7,
+        "handoff_time": "09:00",
+        "timezone": "Europe/Berlin",
+        "offset": 0,
+    }
+    assert rotations["sre-weekly-rotation"]["versions"] == [
+        {**weekly, "members": ["alice", "carol"]}
+    ]
+    assert rotations["sre-weekly-rotation-2"]["versions"] == [
+        {**weekly, "members": ["bob", "dave"]}
+    ]
     assert rotations["sre-weekly-rotation"]["team"] == "sre"
     assert rotations["business-hours-weekdays"]["versions"] == [
-        {**weekly, "members": ["erin"], "active_windows": [
-            {"days": ["mon", "tue", "wed", "thu", "fri"], "start": "09:00", "end": "17:00"}
-        ]}
+        {
+            **weekly,
+            "members": ["erin"],
+            "active_windows": [
+                {"days": ["mon", "tue", "wed", "thu", "fri"], "start": "09:00", "end": "17:00"}
+            ],
+        }
     ]
     # time_zone null: the wall times are UTC
     assert rotations["db-daily-rotation"]["versions"] == [
-        {"effective_from": "2026-11-30", "members": ["carol", "dave"], "shift_days": 1,
-         "handoff_time": "07:00", "timezone": "UTC", "offset": 0}
+        {
+            "effective_from": "2026-11-30",
+            "members": ["carol", "dave"],
+            "shift_days": 1,
+            "handoff_time": "07:00",
+            "timezone": "UTC",
+            "offset": 0,
+        }
     ]
 
 
 def test_overrides_cover_every_rotation_of_their_schedule(imported):
     overrides = imported[0]["overrides"]
-    christmas = {"person": "bob", "start": "2026-12-24T07:00:00Z", "end": "2026-12-24T19:00:00Z",
-                 "reason": "Bob swaps in for Christmas Eve"}
+    christmas = {
+        "person": "bob",
+        "start": "2026-12-24T07:00:00Z",
+        "end": "2026-12-24T19:00:00Z",
+        "reason": "Bob swaps in for Christmas Eve",
+    }
     assert overrides == [
         {"rotation": "business-hours-weekdays", **christmas},
         {"rotation": "sre-weekly-rotation", **christmas},
         {"rotation": "sre-weekly-rotation-2", **christmas},
-        {"rotation": "db-daily-rotation", "person": "dave", "start": "2026-12-10T17:00:00Z",
-         "end": "2026-12-10T21:00:00Z", "reason": "Dave covers Carol (override)"},
+        {
+            "rotation": "db-daily-rotation",
+            "person": "dave",
+            "start": "2026-12-10T17:00:00Z",
+            "end": "2026-12-10T21:00:00Z",
+            "reason": "Dave covers Carol (override)",
+        },
     ]
 
 
@@ -148,16 +194,22 @@ def test_chains_become_policies_higher_level_first(imported):
     oncall = lambda slug: {"type": "oncall", "rotation": slug, "role": "primary"}  # noqa: E731
     person = lambda handle: {"type": "person", "person": handle}  # noqa: E731
     assert policies["sre-critical"] == {
-        "slug": "sre-critical", "name": "SRE critical",
+        "slug": "sre-critical",
+        "name": "SRE critical",
         "steps": [
             {"wait_seconds": 0, "notify": [person("alice"), person("bob")]},
             # level 1 (erin's business hours) first; level 0 at once when it has nobody
             {"wait_seconds": 300, "notify": [oncall("business-hours-weekdays")]},
-            {"wait_seconds": 600, "notify": [oncall("sre-weekly-rotation"),
-                                             oncall("sre-weekly-rotation-2")]},
+            {
+                "wait_seconds": 600,
+                "notify": [oncall("sre-weekly-rotation"), oncall("sre-weekly-rotation-2")],
+            },
             {"wait_seconds": 0, "notify": [person("carol"), person("dave")]},
         ],
-        "repeat": 5, "claim_timeout_seconds": 0, "is_default": False, "important": True,
+        "repeat": 5,
+        "claim_timeout_seconds": 0,
+        "is_default": False,
+        "important": True,
     }
     assert policies["db-low-priority"]["steps"] == [
         {"wait_seconds": 0, "notify": [oncall("db-daily-rotation")]},
@@ -190,17 +242,19 @@ def test_the_report_names_everything_without_an_equivalent(imported):
     _, report = imported
     missing = _reasons(report, "not_imported")
     assert "external iCal" in missing['schedule "DB external iCal"']
-    assert "Notify status page" in missing[
-        'escalation chain "SRE critical", step 5 (trigger_webhook)'
-    ]
-    assert "08:00:00Z–18:00:00Z" in missing[
-        'escalation chain "DB low priority", step 3 (notify_if_time_from_to)'
-    ]
+    assert (
+        "Notify status page" in missing['escalation chain "SRE critical", step 5 (trigger_webhook)']
+    )
+    assert (
+        "08:00:00Z–18:00:00Z"
+        in missing['escalation chain "DB low priority", step 3 (notify_if_time_from_to)']
+    )
     assert "never resolves" in missing['escalation chain "DB low priority", step 6 (resolve)']
     assert "'db-.*'" in missing['integration "Grafana Alerting" (grafana_alerting), route 0']
-    assert "grouping_key, resolve_signal, source_link, web" in missing[
-        'integration "CI failures (webhook)" (webhook) templates'
-    ]
+    assert (
+        "grouping_key, resolve_signal, source_link, web"
+        in missing['integration "CI failures (webhook)" (webhook) templates']
+    )
     alice = missing['notification rules of "alice" (default)']
     assert alice.startswith("mobile app → wait 300 s → SMS → wait 900 s → phone call.")
     assert missing['notification rules of "carol" (default)'].startswith(
@@ -208,28 +262,37 @@ def test_the_report_names_everything_without_an_equivalent(imported):
     )
     assert 'notification rules of "carol" (important)' in missing
     partial = _reasons(report, "partial")
-    assert "round robin" in partial[
-        'escalation chain "SRE critical", step 4 (notify_person_next_each_time)'
-    ]
+    assert (
+        "round robin"
+        in partial['escalation chain "SRE critical", step 4 (notify_person_next_each_time)']
+    )
     assert "2 parallel rotations" in partial['shift "SRE weekly rotation"']
-    assert "after 600 s" in partial[
-        'escalation chain "SRE critical", step 2 (notify_on_call_from_schedule)'
-    ]
+    assert (
+        "after 600 s"
+        in partial['escalation chain "SRE critical", step 2 (notify_on_call_from_schedule)']
+    )
     todo = _reasons(report, "action")
-    assert "/api/v1/ingest/alertmanager/" in todo[
-        'integration "Prometheus Alertmanager (prod)" (alertmanager)'
-    ]
+    assert (
+        "/api/v1/ingest/alertmanager/"
+        in todo['integration "Prometheus Alertmanager (prod)" (alertmanager)']
+    )
     assert "/api/v1/ingest/grafana/" in todo['integration "Grafana Alerting" (grafana_alerting)']
-    assert '/api/v1/events/ with "source": "ci-failures-webhook"' in todo[
-        'integration "CI failures (webhook)" (webhook)'
-    ]
+    assert (
+        '/api/v1/events/ with "source": "ci-failures-webhook"'
+        in todo['integration "CI failures (webhook)" (webhook)']
+    )
 
 
 def test_every_escalation_step_is_mapped_or_reported(imported):
     document, report = imported
     subjects = " ".join(e.subject for e in report.entries)
-    mapped_kinds = {"wait", "notify_persons", "notify_on_call_from_schedule",
-                    "notify_team_members", "repeat_escalation"}
+    mapped_kinds = {
+        "wait",
+        "notify_persons",
+        "notify_on_call_from_schedule",
+        "notify_team_members",
+        "repeat_escalation",
+    }
     for step in recorded("escalation_policies.json")["results"]:
         if step["type"] not in mapped_kinds:
             assert f"step {step['position']} ({step['type']})" in subjects, step
@@ -240,15 +303,23 @@ def test_the_yaml_reads_back_as_the_document_with_the_report_on_top(imported):
     text = importer.to_yaml(document, report, "https://grafana.example.com")
     assert yaml.safe_load(text) == document
     assert text.startswith("# Imported from Grafana OnCall at https://grafana.example.com.")
-    assert "#   - schedule \"DB external iCal\"" in text
+    assert '#   - schedule "DB external iCal"' in text
 
 
 def test_dry_run_prints_report_and_yaml_and_writes_nothing(api, tmp_path):
     out, err = StringIO(), StringIO()
     target = tmp_path / "grafana.yaml"
     call_command(
-        "import_grafana_oncall", "--url", api.url, "--token", TOKEN, "--dry-run",
-        "--output", str(target), stdout=out, stderr=err,
+        "import_grafana_oncall",
+        "--url",
+        api.url,
+        "--token",
+        TOKEN,
+        "--dry-run",
+        "--output",
+        str(target),
+        stdout=out,
+        stderr=err,
     )
     assert not target.exists()
     assert "Not imported (no equivalent here): " in err.getvalue()
@@ -259,8 +330,15 @@ def test_output_writes_the_file_and_prints_the_report(api, tmp_path):
     out = StringIO()
     target = tmp_path / "grafana.yaml"
     call_command(
-        "import_grafana_oncall", "--url", api.url, "--token", TOKEN, "--output", str(target),
-        stdout=out, stderr=StringIO(),
+        "import_grafana_oncall",
+        "--url",
+        api.url,
+        "--token",
+        TOKEN,
+        "--output",
+        str(target),
+        stdout=out,
+        stderr=StringIO(),
     )
     assert yaml.safe_load(target.read_text())["policies"][0]["slug"] == "sre-critical"
     assert "To do by hand: 3" in out.getvalue()
@@ -268,11 +346,24 @@ def test_output_writes_the_file_and_prints_the_report(api, tmp_path):
 
 # Shifts the recorded instance does not have, built the way its API writes them.
 
+
 def shift(**fields):
-    return {"id": "OX", "name": "x", "type": "rolling_users", "time_zone": "Europe/Berlin",
-            "level": 0, "start": "2026-11-30T09:00:00", "rotation_start": "2026-11-30T09:00:00",
-            "duration": 86400, "frequency": "daily", "interval": 1, "until": None,
-            "by_day": None, "rolling_users": [["U1"], ["U2"]], **fields}
+    return {
+        "id": "OX",
+        "name": "x",
+        "type": "rolling_users",
+        "time_zone": "Europe/Berlin",
+        "level": 0,
+        "start": "2026-11-30T09:00:00",
+        "rotation_start": "2026-11-30T09:00:00",
+        "duration": 86400,
+        "frequency": "daily",
+        "interval": 1,
+        "until": None,
+        "by_day": None,
+        "rolling_users": [["U1"], ["U2"]],
+        **fields,
+    }
 
 
 def mapped(**fields):
@@ -302,7 +393,11 @@ def test_shifts_without_an_equivalent_are_skipped_with_a_reason(fields, reason):
 def test_a_daily_night_shift_becomes_an_overnight_window():
     (rotation,), _ = mapped(start="2026-11-30T22:00:00", duration=10 * 3600)
     assert rotation["versions"][0]["active_windows"] == [
-        {"days": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"], "start": "22:00", "end": "08:00"}
+        {
+            "days": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"],
+            "start": "22:00",
+            "end": "08:00",
+        }
     ]
     windows.parse(rotation["versions"][0]["active_windows"])  # valid as the API reads them
 
@@ -320,7 +415,9 @@ def test_a_weekly_shift_shorter_than_a_week_gets_windows_for_its_days():
 
 
 def test_uneven_groups_fill_with_the_groups_first_user_and_say_so():
-    rotations, report = mapped(rolling_users=[["U1", "U2"], ["U3"]], start_rotation_from_user_index=1)
+    rotations, report = mapped(
+        rolling_users=[["U1", "U2"], ["U3"]], start_rotation_from_user_index=1
+    )
     assert [r["versions"][0]["members"] for r in rotations] == [["ann", "cy"], ["ben", "cy"]]
     assert [r["versions"][0]["offset"] for r in rotations] == [1, 1]
     assert "repeat their first user" in report.entries[0].reason

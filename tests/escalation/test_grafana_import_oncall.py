@@ -37,8 +37,14 @@ def applied(db):
     with grafana_api() as api, time_machine.travel(RECORDED_AT, tick=False):
         out, err = StringIO(), StringIO()
         call_command(
-            "import_grafana_oncall", "--url", api.url, "--token", TOKEN, "--apply",
-            stdout=out, stderr=err,
+            "import_grafana_oncall",
+            "--url",
+            api.url,
+            "--token",
+            TOKEN,
+            "--apply",
+            stdout=out,
+            stderr=err,
         )
     return err.getvalue()
 
@@ -125,8 +131,14 @@ def test_applying_the_import_twice_changes_nothing(applied):
     with grafana_api() as api, time_machine.travel(RECORDED_AT, tick=False):
         err = StringIO()
         call_command(
-            "import_grafana_oncall", "--url", api.url, "--token", TOKEN, "--apply",
-            stdout=StringIO(), stderr=err,
+            "import_grafana_oncall",
+            "--url",
+            api.url,
+            "--token",
+            TOKEN,
+            "--apply",
+            stdout=StringIO(),
+            stderr=err,
         )
     assert err.getvalue().endswith("\nno changes\n")
     assert Rotation.objects.count() == 4
@@ -146,8 +158,15 @@ def test_dry_run_with_apply_shows_the_plan_and_applies_nothing(db):
     with grafana_api() as api, time_machine.travel(RECORDED_AT, tick=False):
         err = StringIO()
         call_command(
-            "import_grafana_oncall", "--url", api.url, "--token", TOKEN, "--apply", "--dry-run",
-            stdout=StringIO(), stderr=err,
+            "import_grafana_oncall",
+            "--url",
+            api.url,
+            "--token",
+            TOKEN,
+            "--apply",
+            "--dry-run",
+            stdout=StringIO(),
+            stderr=err,
         )
     assert "+ rotation sre-weekly-rotation" in err.getvalue()
     assert "Dry run: nothing was applied." in err.getvalue()
