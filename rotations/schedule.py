@@ -10,6 +10,7 @@ call, and that is no gap; overrides still apply everywhere.
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
@@ -229,15 +230,25 @@ def base_shifts(versions: Sequence[Definition], start: datetime, end: datetime) 
     window), no overrides: the turns of ``slots`` cut to the active windows of their
     version, so one turn may become several pieces of the same person."""
     turns = slots(versions, start, end)
-    if not any(d.windows for d in versions):
+    if not turns or not any(d.windows for d in versions):
         return turns
+    bounds = _bounds(versions)
+    # Each version's windows are placed once over the turns' whole range, not per turn.
+    lo, hi = turns[0].start, max(t.end for t in turns)
+    spans = {id(d): d.active(max(lo, b), hi if e is None else min(hi, e)) for d, b, e in bounds}
     shifts: list[Shift] = []
     for turn in turns:
-        d = version_at(versions, turn.start)
-        if d is None or not d.windows:
+        d = next(d for d, b, e in bounds if b <= turn.start and (e is None or turn.start < e))
+        if not d.windows:
             shifts.append(turn)
             continue
-        shifts.extend(replace(turn, start=a, end=b) for a, b in d.active(turn.start, turn.end))
+        ours = spans[id(d)]
+        first = bisect_right(ours, (turn.start, turn.start)) - 1
+        for a, b in ours[max(first, 0) :]:
+            if a >= turn.end:
+                break
+            if b > turn.start:
+                shifts.append(replace(turn, start=max(a, turn.start), end=min(b, turn.end)))
     return [s for s in shifts if s.end > start and s.start < end]
 
 

@@ -6,11 +6,13 @@ Pure like tests/rotations/test_schedule.py: a person is any object with ``pk`` a
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 
 from rotations import windows
 from rotations.schedule import (
@@ -22,6 +24,8 @@ from rotations.schedule import (
     oncall_at,
     slots,
 )
+from tests.rotations.test_schedule_properties import definitions, instant_in
+from tests.rotations.test_schedule_properties import windows as spans_of
 
 BERLIN = ZoneInfo("Europe/Berlin")
 
@@ -273,3 +277,72 @@ def test_a_long_span_costs_one_piece_per_window_day():
     shifts = base_shifts([d], berlin(2026, 1, 5), berlin(2026, 1, 5) + timedelta(weeks=52))
     assert len(shifts) == 52 * 5
     assert all(s.end - s.start <= timedelta(hours=8) for s in shifts)
+
+
+# Properties: for random rotations, zones (DST days included), windows and spans -----
+
+# Fewer examples than test_schedule_properties: drawn windows that overlap are discarded.
+properties = settings(max_examples=60, deadline=None)
+window_times = st.sampled_from(["00:00", "01:30", "02:30", "03:30", "09:00", "17:00"]) | st.builds(
+    lambda h, m: f"{h:02d}:{m:02d}", st.integers(0, 23), st.integers(0, 59)
+)
+
+
+@st.composite
+def active_windows(draw) -> tuple[windows.Window, ...]:
+    raw = [
+        {
+            "days": draw(
+                st.lists(st.sampled_from(windows.DAYS), min_size=1, max_size=7, unique=True)
+            ),
+            "start": draw(window_times),
+            "end": draw(window_times),
+        }
+        for _ in range(draw(st.integers(1, 3)))
+    ]
+    try:
+        return windows.parse(raw)
+    except windows.WindowError:
+        assume(False)
+        raise
+
+
+def clip(spans, lo, hi):
+    return [(max(a, lo), min(b, hi)) for a, b in spans if b > lo and a < hi]
+
+
+def merged(spans):
+    found: list = []
+    for a, b in sorted(spans):
+        if found and a <= found[-1][1]:
+            found[-1] = (found[-1][0], max(found[-1][1], b))
+        else:
+            found.append((a, b))
+    return found
+
+
+@properties
+@given(st.data())
+def test_pieces_tile_exactly_the_active_windows(data):
+    d = replace(data.draw(definitions(inactive=True)), windows=data.draw(active_windows()))
+    window = data.draw(spans_of(d))
+    shifts = base_shifts([d], *window)
+    lo = max(window[0], d.handoff(0))
+    covered = merged(clip([(s.start, s.end) for s in shifts], lo, window[1]))
+    assert covered == clip(active_spans([d], *window), lo, window[1])
+    turns = slots([d], *window)
+    for s in shifts:  # each piece is the person whose turn it is then
+        turn = next(t for t in turns if t.start <= s.start < t.end)
+        assert (turn.person and turn.person.pk) == (s.person and s.person.pk)
+        assert s.end <= turn.end
+
+
+@properties
+@given(st.data())
+def test_nobody_is_on_call_outside_the_windows_without_overrides(data):
+    d = replace(data.draw(definitions()), windows=data.draw(active_windows()))
+    window = data.draw(spans_of(d))
+    at = instant_in(data, window)
+    inside = bool(d.active(at, at + timedelta(microseconds=1)))
+    answer = oncall_at([d], [], at)
+    assert (answer.primary is not None) == (inside and at >= d.handoff(0))

@@ -2,6 +2,7 @@
 version from ``effective_from``), validated with field paths, honoured by the on-call
 answer and the shifts list at the same query cost."""
 
+import json
 from datetime import UTC, datetime
 
 import pytest
@@ -167,3 +168,61 @@ def test_windows_cost_no_extra_query_in_the_oncall_answer(admin_api, people):
     plain = _queries(admin_api, "/api/v1/oncall/?rotation=plain")
     windowed = _queries(admin_api, "/api/v1/oncall/?rotation=windowed")
     assert windowed == plain
+
+
+# The admin: the same windows, as JSON in the rotation form ---------------------------
+
+
+@pytest.fixture
+def staff(client, django_user_model, people):
+    client.force_login(django_user_model.objects.create_superuser("root", "r@x.org", "pw"))
+    return client
+
+
+def admin_form(**changes):
+    data = {
+        "slug": "core",
+        "name": "Core",
+        "team": "",
+        "members": "alice, bob",
+        "shift_days": "7",
+        "handoff_time": "09:00",
+        "timezone": "Europe/Berlin",
+        "active_windows": json.dumps(WEEKDAYS),
+        "effective_from": "2026-11-02",
+        "versions-TOTAL_FORMS": "0",
+        "versions-INITIAL_FORMS": "0",
+        "overrides-TOTAL_FORMS": "0",
+        "overrides-INITIAL_FORMS": "0",
+    }
+    data.update(changes)
+    return data
+
+
+def test_admin_sets_windows_and_keeps_them_on_other_edits(staff):
+    assert staff.post("/admin/rotations/rotation/add/", admin_form()).status_code == 302
+    rotation = Rotation.objects.get(slug="core")
+    assert rotation.versions.get().active_windows == WEEKDAYS
+    change = f"/admin/rotations/rotation/{rotation.pk}/change/"
+    page = staff.get(change).content.decode()
+    assert "Mon–Fri 09:00–17:00" in page  # the versions inline
+    version = rotation.versions.get()
+    inline = {
+        "versions-TOTAL_FORMS": "1",
+        "versions-INITIAL_FORMS": "1",
+        "versions-0-id": str(version.pk),
+        "versions-0-rotation": str(rotation.pk),
+    }
+    edited = admin_form(members="alice, bob, carol", effective_from="2026-11-30", **inline)
+    assert staff.post(change, edited).status_code == 302
+    assert [v.active_windows for v in rotation.versions.all()] == [WEEKDAYS, WEEKDAYS]
+
+
+def test_admin_refuses_bad_windows_naming_the_path(staff):
+    bad = [{"days": ["mon"], "start": "09:00", "end": "17:00"}, *WEEKDAYS]
+    response = staff.post(
+        "/admin/rotations/rotation/add/", admin_form(active_windows=json.dumps(bad))
+    )
+    assert response.status_code == 200
+    assert "active_windows[1]: Overlaps active_windows[0]." in response.content.decode()
+    assert not Rotation.objects.exists()
