@@ -60,17 +60,22 @@ class Unreadable(ValueError):
     """The text is not YAML (or JSON, which YAML reads too), or holds what JSON cannot."""
 
 
-class _Loader(yaml.SafeLoader):
-    """``safe_load`` without aliases: ``*a`` repeating ``&a`` lets a small text stand for
-    an exponentially large value (a "billion laughs"); a document never needs them."""
+#: Values a document may expand to: aliases (``*a`` repeating ``&a``) let a small text
+#: stand for an exponentially large value (a "billion laughs").
+MAX_NODES = 200_000
 
-    def compose_node(self, parent: Any, index: Any) -> Any:
-        if self.check_event(yaml.AliasEvent):
-            event = self.peek_event()
-            raise yaml.composer.ComposerError(
-                None, None, "aliases (*name) are not accepted", event.start_mark
-            )
-        return super().compose_node(parent, index)
+
+def _bounded(value: Any) -> None:
+    stack, seen = [value], 0
+    while stack:
+        item = stack.pop()
+        seen += 1
+        if seen > MAX_NODES:
+            raise Unreadable(f"The document expands to more than {MAX_NODES} values.")
+        if isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
 
 
 def _text(value: Any) -> str:
@@ -81,10 +86,14 @@ def _text(value: Any) -> str:
 
 def load(text: str | bytes) -> Any:
     """The document in ``text`` as JSON data (unquoted dates as ISO text); ``Unreadable``
-    when it is no YAML, uses aliases, or holds what the API's JSON reader refuses."""
+    when it is no YAML, expands beyond ``MAX_NODES`` values, or holds what the API's
+    JSON reader refuses."""
     try:
-        value = yaml.load(text, Loader=_Loader)  # noqa: S506 (a SafeLoader)
+        value = yaml.safe_load(text)
+        _bounded(value)
         return parsers.loads(json.dumps(value, default=_text))
+    except Unreadable:
+        raise
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""

@@ -3,101 +3,18 @@
 from __future__ import annotations
 
 import copy
-from datetime import UTC, date, datetime, time
+from datetime import date
 from io import StringIO
 
 import pytest
-import time_machine
 import yaml
 from django.core.management import CommandError, call_command
 
 from escalation.config import apply, document, plan
 from escalation.config.kinds import KINDS
 from escalation.models import Contact, EscalationPolicy, Repo, Route, Silence, Watch
-from escalation.services import watches
-from rotations import services
 from rotations.models import Override, Person, Rotation, RotationVersion, Team
-
-NOW = datetime(2026, 12, 8, 12, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-def frozen():
-    with time_machine.travel(NOW, tick=False):
-        yield
-
-
-@pytest.fixture
-def configured(db, frozen):
-    """One of each kind, with a future rotation version and a current override."""
-    people = {
-        h: Person.objects.create(handle=h, name=h.title(), email=f"{h}@example.org")
-        for h in ("alice", "bob", "carol")
-    }
-    team = Team.objects.create(slug="ops", name="Ops", email="ops@example.org")
-    team.members.set(people.values())
-    rotation = services.create_rotation(
-        slug="core-ops",
-        name="Core ops",
-        team=team,
-        start=date(2026, 1, 5),
-        spec=services.ScheduleSpec([people["alice"], people["bob"]], 7, time(9), "Europe/Berlin"),
-    )
-    services.edit_schedule(
-        rotation,
-        services.ScheduleSpec(list(people.values()), 7, time(9), "Europe/Berlin"),
-        date(2026, 12, 21),
-    )
-    services.create_override(
-        rotation=rotation,
-        person=people["carol"],
-        start=datetime(2026, 12, 9, 8, tzinfo=UTC),
-        end=datetime(2026, 12, 10, 8, tzinfo=UTC),
-        reason="swap",
-    )
-    services.create_override(  # ended: history, not configuration
-        rotation=rotation,
-        person=people["bob"],
-        start=datetime(2026, 11, 1, tzinfo=UTC),
-        end=datetime(2026, 11, 2, tzinfo=UTC),
-    )
-    contact = Contact.objects.create(slug="provider", name="Provider", email="noc@example.net")
-    policy = EscalationPolicy.objects.create(
-        slug="standard",
-        name="Standard",
-        is_default=True,
-        steps=[
-            {
-                "wait_seconds": 0,
-                "notify": [{"type": "oncall", "rotation": "core-ops", "role": "primary"}],
-            }
-        ],
-    )
-    repo = Repo.objects.create(name="scs/standards", team=team, rotation=rotation, policy=policy)
-    route = Route.objects.create(order=10, match={"job": "*-flavor-*"}, repo=repo, policy=policy)
-    route.forward_to.set([contact])
-    Silence.objects.create(
-        match={"repo": "scs/*"},
-        starts=datetime(2026, 12, 8, tzinfo=UTC),
-        ends=datetime(2026, 12, 20, tzinfo=UTC),
-        comment="maintenance",
-        created_by=people["alice"],
-    )
-    Silence.objects.create(  # ended
-        match={"repo": "old"},
-        starts=datetime(2026, 10, 1, tzinfo=UTC),
-        ends=datetime(2026, 10, 2, tzinfo=UTC),
-    )
-    watch = Watch.objects.create(
-        slug="nightly",
-        name="Nightly",
-        match={"pipeline": "periodic-daily"},
-        every_seconds=86400,
-        repo=repo,
-        due_at=NOW,
-    )
-    watches.issue_token(watch)
-    return people
+from tests.escalation.config_world import NOW, configured, frozen  # noqa: F401 (fixtures)
 
 
 def export_text() -> str:
@@ -118,7 +35,8 @@ def run_apply(tmp_path, data, *args: str) -> str:
     return out.getvalue()
 
 
-def test_export_is_stable_complete_and_without_secrets(configured, tmp_path):
+@pytest.mark.usefixtures("configured")
+def test_export_is_stable_complete_and_without_secrets(tmp_path):
     first = export_text()
     call_command("oncall_config", "export", "--output", str(tmp_path / "out.yaml"))
     assert (tmp_path / "out.yaml").read_text(encoding="utf-8") == first
@@ -145,7 +63,8 @@ def test_export_is_stable_complete_and_without_secrets(configured, tmp_path):
         assert secret not in first
 
 
-def test_apply_of_the_export_says_no_changes_and_writes_nothing(configured, tmp_path):
+@pytest.mark.usefixtures("configured")
+def test_apply_of_the_export_says_no_changes_and_writes_nothing(tmp_path):
     text = export_text()
     versions = list(RotationVersion.objects.values_list("pk", flat=True))
     people = list(Person.objects.values_list("pk", "inactive_since"))
@@ -156,7 +75,8 @@ def test_apply_of_the_export_says_no_changes_and_writes_nothing(configured, tmp_
     assert export_text() == text
 
 
-def test_export_applied_to_an_empty_database_exports_the_same(configured, tmp_path):
+@pytest.mark.usefixtures("configured")
+def test_export_applied_to_an_empty_database_exports_the_same(tmp_path):
     text = export_text()
     for model in (Watch, Silence, Route, Repo, EscalationPolicy, Contact, Override, Rotation):
         model.objects.all().delete()
@@ -169,7 +89,8 @@ def test_export_applied_to_an_empty_database_exports_the_same(configured, tmp_pa
     assert run_apply(tmp_path, text) == "no changes\n"
 
 
-def test_dry_run_shows_the_plan_and_changes_nothing(configured, tmp_path):
+@pytest.mark.usefixtures("configured")
+def test_dry_run_shows_the_plan_and_changes_nothing(tmp_path):
     data = yaml.safe_load(export_text())
     data["people"].append({"handle": "dave", "name": "Dave"})
     data["teams"][0]["name"] = "Operations"
@@ -185,7 +106,8 @@ def test_dry_run_shows_the_plan_and_changes_nothing(configured, tmp_path):
     assert run_apply(tmp_path, data) == "no changes\n"
 
 
-def test_an_edited_rotation_gets_a_new_version_from_its_date(configured, tmp_path):
+@pytest.mark.usefixtures("configured")
+def test_an_edited_rotation_gets_a_new_version_from_its_date(tmp_path):
     data = yaml.safe_load(export_text())
     old = RotationVersion.objects.filter(effective_from=date(2026, 1, 5)).get()
     data["rotations"][0]["versions"].append(
@@ -227,7 +149,8 @@ def test_an_edited_rotation_gets_a_new_version_from_its_date(configured, tmp_pat
     assert run_apply(tmp_path, data) == "no changes\n"
 
 
-def test_changing_a_version_that_took_effect_is_refused(configured, tmp_path):
+@pytest.mark.usefixtures("configured")
+def test_changing_a_version_that_took_effect_is_refused(tmp_path):
     data = yaml.safe_load(export_text())
     data["rotations"][0]["versions"][0]["shift_days"] = 3
     with pytest.raises(plan.Invalid) as raised:
@@ -236,7 +159,8 @@ def test_changing_a_version_that_took_effect_is_refused(configured, tmp_path):
     assert RotationVersion.objects.get(effective_from=date(2026, 1, 5)).shift_days == 7
 
 
-def test_a_bad_document_changes_nothing_and_names_every_path(configured, tmp_path):
+@pytest.mark.usefixtures("configured")
+def test_a_bad_document_changes_nothing_and_names_every_path(tmp_path):
     before = export_text()
     data = yaml.safe_load(before)
     data["people"].append({"handle": "dave", "name": "Dave", "timezone": "Mars/Olympus"})
@@ -274,7 +198,8 @@ def test_a_bad_document_changes_nothing_and_names_every_path(configured, tmp_pat
         ),
     ],
 )
-def test_malformed_documents_name_the_path(configured, text, path):
+@pytest.mark.usefixtures("configured")
+def test_malformed_documents_name_the_path(text, path):
     with pytest.raises(plan.Invalid) as raised:
         apply.run(document.load(text))
     assert path in raised.value.errors
@@ -285,7 +210,8 @@ def test_unreadable_yaml_is_a_command_error(db, tmp_path):
         run_apply(tmp_path, "people: [unclosed")
 
 
-def test_prune_deletes_only_what_is_absent(configured, tmp_path):
+@pytest.mark.usefixtures("configured")
+def test_prune_deletes_only_what_is_absent(tmp_path):
     data = yaml.safe_load(export_text())
     data["watches"] = []
     data["silences"] = []
@@ -303,7 +229,8 @@ def test_prune_deletes_only_what_is_absent(configured, tmp_path):
     assert Person.objects.count() == 3
 
 
-def test_prune_blocked_by_a_protected_reference_applies_nothing(configured, tmp_path):
+@pytest.mark.usefixtures("configured")
+def test_prune_blocked_by_a_protected_reference_applies_nothing(tmp_path):
     data = yaml.safe_load(export_text())
     data["people"] = [p for p in data["people"] if p["handle"] != "bob"]
     data["teams"][0]["members"].remove("bob")
@@ -318,7 +245,8 @@ def test_prune_blocked_by_a_protected_reference_applies_nothing(configured, tmp_
     assert Team.objects.get().members.count() == 3
 
 
-def test_the_default_policy_can_move(configured, tmp_path):
+@pytest.mark.usefixtures("configured")
+def test_the_default_policy_can_move(tmp_path):
     data = yaml.safe_load(export_text())
     data["policies"][0]["is_default"] = False
     data["policies"].insert(
