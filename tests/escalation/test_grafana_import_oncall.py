@@ -14,7 +14,10 @@ import pytest
 import time_machine
 from django.core.management import call_command
 
-from escalation.models import EscalationPolicy
+from escalation import engine
+from escalation.ingest import Report
+from escalation.models import EscalationPolicy, Notification
+from escalation.services import ingestion
 from rotations import selectors
 from rotations.models import Override, Rotation
 from tests.escalation.grafana_api import TOKEN, grafana_api, recorded
@@ -171,3 +174,49 @@ def test_dry_run_with_apply_shows_the_plan_and_applies_nothing(db):
     assert "+ rotation sre-weekly-rotation" in err.getvalue()
     assert "Dry run: nothing was applied." in err.getvalue()
     assert not Rotation.objects.exists()
+
+
+def _paged(clock, seconds):
+    clock.shift(timedelta(seconds=seconds))
+    engine.sweep()
+    return list(Notification.objects.order_by("pk").values_list("address", "step"))
+
+
+@pytest.mark.parametrize(
+    ("at", "expected"),
+    [
+        # Saturday: erin's level has nobody, so the weekly level is paged at once
+        (
+            datetime(2026, 12, 12, 12, tzinfo=UTC),
+            [(300, [("carol@example.com", 2), ("dave@example.com", 2)])],
+        ),
+        # Monday noon: erin (level 1) first, the weekly level only after the next wait
+        (
+            datetime(2026, 12, 14, 11, tzinfo=UTC),
+            [
+                (300, [("erin@example.com", 1)]),
+                (600, [("alice@example.com", 2), ("bob@example.com", 2)]),
+            ],
+        ),
+    ],
+)
+def test_the_engine_pages_the_higher_level_first_and_the_lower_when_it_has_nobody(
+    applied, at, expected
+):
+    report = Report(
+        source="alertmanager",
+        status="failure",
+        repo="prod",
+        job="HighLatency",
+        summary="p99 over 2 s",
+        labels={"severity": "critical"},
+    )
+    with time_machine.travel(at, tick=False) as clock:
+        incident = ingestion.accept([report]).outcomes[0].incident
+        assert incident.policy["slug"] == "sre-critical"
+        first = _paged(clock, 0)
+        assert first == [("alice@example.com", 0), ("bob@example.com", 0)]
+        for seconds, pages in expected:
+            before = len(_paged(clock, seconds - 1))
+            now = _paged(clock, 1)
+            assert sorted(now[before:]) == pages
