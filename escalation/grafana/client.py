@@ -73,8 +73,8 @@ class Client:
             )
         if response.status == 404:
             raise GrafanaError(
-                f"Not found (HTTP 404 for {url}): is --url the Grafana OnCall API's address "
-                "(the engine, or Grafana's /api/plugins/grafana-oncall-app/resources)?"
+                f"Not found (HTTP 404 for {url}): is --url the address of Grafana OnCall's "
+                "API (the OnCall engine, or the API URL on its Settings › API page)?"
             )
         if not response.ok:
             raise GrafanaError(f"HTTP {response.status} for {url}: {response.text()[:200]}")

@@ -11,7 +11,7 @@ import pytest
 import yaml
 from django.core.management import CommandError, call_command
 
-from escalation.grafana import client, importer, schedules
+from escalation.grafana import chains, client, importer, integrations, people, schedules
 from escalation.grafana.context import Context
 from rotations import windows
 from tests.escalation.grafana_api import TOKEN, grafana_api, recorded
@@ -421,3 +421,148 @@ def test_uneven_groups_fill_with_the_groups_first_user_and_say_so():
     assert [r["versions"][0]["members"] for r in rotations] == [["ann", "cy"], ["ben", "cy"]]
     assert [r["versions"][0]["offset"] for r in rotations] == [1, 1]
     assert "repeat their first user" in report.entries[0].reason
+
+
+def chain_of(*steps, schedules_by_id=None):
+    ctx = Context(
+        {
+            "escalation_chains": [{"id": "F1", "name": "Chain"}],
+            "escalation_policies": [
+                {"position": i, "escalation_chain_id": "F1", **s} for i, s in enumerate(steps)
+            ],
+        },
+        RECORDED_AT,
+    )
+    ctx.people.update({"U1": "ann", "U2": "ben"})
+    ctx.schedules.update(schedules_by_id or {})
+    ctx.schedule_names.update({k: k for k in schedules_by_id or {}})
+    policies = chains.map_chains(ctx)
+    return (policies[0] if policies else None), ctx.report
+
+
+def test_a_schedule_with_levels_at_the_end_of_a_chain_pages_the_lower_level_at_once():
+    policy, report = chain_of(
+        {"type": "wait", "duration": 60},
+        {
+            "type": "notify_on_call_from_schedule",
+            "notify_on_call_from_schedule": "S",
+            "important": False,
+        },
+        schedules_by_id={"S": [["high"], ["low-a", "low-b"]]},
+    )
+    assert [(s["wait_seconds"], [t["rotation"] for t in s["notify"]]) for s in policy["steps"]] == [
+        (60, ["high"]),
+        (0, ["low-a", "low-b"]),
+    ]
+    assert "and also at once when the higher has somebody" in report.entries[0].reason
+
+
+def test_a_wait_before_the_repeat_and_steps_after_it_are_reported():
+    policy, report = chain_of(
+        {"type": "notify_persons", "persons_to_notify": ["U1", "U9"], "important": True},
+        {"type": "wait", "duration": 120},
+        {"type": "repeat_escalation"},
+        {"type": "notify_persons", "persons_to_notify": ["U2"], "important": True},
+    )
+    assert policy["steps"] == [{"wait_seconds": 0, "notify": [{"type": "person", "person": "ann"}]}]
+    assert policy["repeat"] == 5 and policy["important"] is True
+    reasons = " | ".join(f"{e.subject}: {e.reason}" for e in report.entries)
+    assert "users U9 are unknown" in reasons
+    assert "the 120 s wait before the repeat is not kept" in reasons
+    assert 'escalation chain "Chain", steps after the repeat: Grafana never reaches them' in reasons
+
+
+def test_a_chain_with_nothing_to_map_is_not_imported_and_neither_are_its_routes():
+    policy, report = chain_of({"type": "resolve"}, {"type": "declare_incident"})
+    assert policy is None
+    assert [e.subject for e in report.of_kind("not_imported")] == [
+        'escalation chain "Chain", step 0 (resolve)',
+        'escalation chain "Chain", step 1 (declare_incident)',
+        'escalation chain "Chain"',
+    ]
+
+
+def routes_of(integration_type, *routes):
+    ctx = Context(
+        {
+            "integrations": [
+                {
+                    "id": "C1",
+                    "name": "Sender",
+                    "type": integration_type,
+                    "link": "https://old.example.com/x/",
+                }
+            ],
+            "routes": [
+                {
+                    "integration_id": "C1",
+                    "escalation_chain_id": "F1",
+                    "position": i,
+                    "is_the_last_route": False,
+                    **r,
+                }
+                for i, r in enumerate(routes)
+            ],
+        },
+        RECORDED_AT,
+    )
+    ctx.policies["F1"] = "chain"
+    return integrations.map_integrations(ctx), ctx.report
+
+
+@pytest.mark.parametrize(
+    ("routing_type", "text", "match"),
+    [
+        ("regex", '"severity": "critical"', [{"labels": {"severity": "critical"}}]),
+        (
+            "regex",
+            '"env":"(prod|stage)"',
+            [{"labels": {"env": "prod"}}, {"labels": {"env": "stage"}}],
+        ),
+        ("regex", '"env": "prod.*"', None),
+        ("regex", "db-.*", None),
+        (
+            "jinja2",
+            '{{ payload.groupLabels.service == "api*" }}',
+            [{"labels": {"service": "api[*]"}}],
+        ),
+        ("jinja2", '{{ payload.commonLabels.a == "1" or payload.commonLabels.b == "2" }}', None),
+        ("jinja2", '{{ "x" in payload.title }}', None),
+    ],
+)
+def test_alertmanager_filters_map_only_when_their_meaning_is_clear(routing_type, text, match):
+    routes, report = routes_of(
+        "alertmanager", {"routing_type": routing_type, "routing_regex": text}
+    )
+    if match is None:
+        assert routes == []
+        assert "has no equivalent" in report.of_kind("not_imported")[0].reason
+    else:
+        assert [r["match"] for r in routes] == [{"source": "alertmanager", **m} for m in match]
+
+
+def test_an_integration_type_without_an_endpoint_and_a_route_without_chain_are_reported():
+    routes, report = routes_of("zabbix", {"routing_type": "regex", "routing_regex": "x"})
+    assert routes == []
+    assert "send the generic event" in report.of_kind("not_imported")[0].reason
+    routes, report = routes_of(
+        "alertmanager",
+        {
+            "routing_type": "regex",
+            "routing_regex": None,
+            "is_the_last_route": True,
+            "escalation_chain_id": None,
+        },
+    )
+    assert routes == []
+    assert report.of_kind("not_imported")[0].reason == "it has no escalation chain"
+
+
+def test_viewers_until_and_late_rotation_start_are_reported():
+    ctx = Context({"users": [{"id": "U1", "username": "vic", "role": "viewer"}]}, RECORDED_AT)
+    people.map_people(ctx)
+    assert 'user "vic"' in [e.subject for e in ctx.report.of_kind("partial")]
+    _, report = mapped(until="2027-01-01T00:00:00", rotation_start="2026-12-07T09:00:00")
+    reasons = " ".join(e.reason for e in report.entries)
+    assert "ends on 2027-01-01T00:00:00 in Grafana; here it goes on" in reasons
+    assert "rotation_start 2026-12-07T09:00:00 differs from start" in reasons
