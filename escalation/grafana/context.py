@@ -31,11 +31,12 @@ class Context:
     def items(self, resource: str) -> Items:
         return self.source.get(resource) or []
 
-    def slug(self, kind: str, name: str, fallback: str) -> str:
+    def slug(self, kind: str, name: str, fallback: str, length: int = 60) -> str:
         """A slug for ``name`` not yet given to another object of ``kind``."""
         taken = self.taken.setdefault(kind, set())
-        base = (slugify(name) or fallback)[:60]
-        slug, n = base, 2
+        whole = slugify(name) or fallback
+        base = whole[: length - 3].rstrip("-")
+        slug, n = whole[:length].rstrip("-"), 2
         while slug in taken:
             slug, n = f"{base}-{n}", n + 1
         taken.add(slug)

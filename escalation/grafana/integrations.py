@@ -26,6 +26,8 @@ ENDPOINTS = {
     "webhook": ("/api/v1/events/", None),
     "formatted_webhook": ("/api/v1/events/", None),
 }
+# Sources our own ingest endpoints and watches use: a webhook integration never gets one.
+RESERVED_SOURCES = {"alertmanager", "grafana", "zuul", "github", "watch"}
 GENERIC_FIELDS = ("repo", "pipeline", "job", "branch", "subject", "result")
 REGEX_LABEL = re.compile(r'^"([A-Za-z_][A-Za-z0-9_]*)": ?"(\(?)([A-Za-z0-9_.\-|]+)(\)?)"$')
 JINJA = re.compile(r"^\{\{-?\s*(.*?)\s*-?\}\}$", re.S)
@@ -75,6 +77,7 @@ def map_integrations(ctx: Context) -> list[dict[str, Any]]:
     for route in ctx.items("routes"):
         routes_of.setdefault(str(route.get("integration_id")), []).append(route)
     routes: list[dict[str, Any]] = []
+    ctx.taken.setdefault("source", set()).update(RESERVED_SOURCES)
     catch_all: dict[str, str] = {}  # source → the integration whose default route took it
     for integration in ctx.items("integrations"):
         name = str(integration.get("name") or integration["id"])
@@ -89,7 +92,8 @@ def map_integrations(ctx: Context) -> list[dict[str, Any]]:
             continue
         path, source = ENDPOINTS[kind]
         if source is None:
-            source = ctx.slug("source", name, fallback=str(integration["id"]).lower())[:20]
+            # The generic event's source is at most 20 characters.
+            source = ctx.slug("source", name, fallback=str(integration["id"]).lower(), length=20)
             ctx.report.action(
                 subject,
                 f"make its senders post the generic event (docs/api.md) to {path} with "

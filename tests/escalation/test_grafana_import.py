@@ -566,3 +566,27 @@ def test_viewers_until_and_late_rotation_start_are_reported():
     reasons = " ".join(e.reason for e in report.entries)
     assert "ends on 2027-01-01T00:00:00 in Grafana; here it goes on" in reasons
     assert "rotation_start 2026-12-07T09:00:00 differs from start" in reasons
+
+
+def test_a_webhook_integration_gets_a_source_of_its_own_within_20_characters():
+    ctx = Context(
+        {
+            "integrations": [
+                {"id": "C1", "name": "Alertmanager", "type": "webhook"},
+                {"id": "C2", "name": "A very long webhook integration name", "type": "webhook"},
+            ],
+            "routes": [
+                {
+                    "integration_id": c,
+                    "escalation_chain_id": "F1",
+                    "position": 0,
+                    "is_the_last_route": True,
+                }
+                for c in ("C1", "C2")
+            ],
+        },
+        RECORDED_AT,
+    )
+    ctx.policies["F1"] = "chain"
+    routes = integrations.map_integrations(ctx)
+    assert [r["match"]["source"] for r in routes] == ["alertmanager-2", "a-very-long-webhook"]
