@@ -124,7 +124,24 @@ def map_integrations(ctx: Context) -> list[dict[str, Any]]:
             routes.extend(_map_route(ctx, route, subject, source, kind, catch_all, name))
     for order, route in enumerate(routes, start=1):
         route["order"] = order * 10
+    for hook in ctx.items("webhooks"):
+        ctx.report.not_imported(
+            f'outgoing webhook "{hook.get("name")}" ({hook.get("trigger_type")})',
+            f"{hook.get('http_method')} {hook.get('url')}: outgoing webhooks with their own "
+            "triggers, templates and headers have no equivalent (a policy's webhook target "
+            "posts the incident as JSON)",
+        )
     return routes
+
+
+def _channels(route: dict[str, Any]) -> list[str]:
+    """The chat channels a route names (Slack channel, Telegram chat …): none map."""
+    found = []
+    for name in ("slack", "telegram", "msteams"):
+        settings = route.get(name)
+        if isinstance(settings, dict) and (settings.get("channel_id") or settings.get("id")):
+            found.append(name)
+    return found
 
 
 def _map_route(
@@ -140,6 +157,12 @@ def _map_route(
     subject = f"{integration}, " + (
         "default route" if default else f"route {route.get('position')}"
     )
+    if _channels(route):
+        ctx.report.not_imported(
+            f"{subject} channels",
+            f"it posts to {', '.join(_channels(route))}: no equivalent (a repo or team "
+            "Matrix room takes their place)",
+        )
     policy = ctx.policies.get(str(route.get("escalation_chain_id")))
     if policy is None:
         ctx.report.not_imported(

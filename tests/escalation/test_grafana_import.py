@@ -590,3 +590,23 @@ def test_a_webhook_integration_gets_a_source_of_its_own_within_20_characters():
     ctx.policies["F1"] = "chain"
     routes = integrations.map_integrations(ctx)
     assert [r["match"]["source"] for r in routes] == ["alertmanager-2", "a-very-long-webhook"]
+
+
+def test_chat_channels_of_routes_and_outgoing_webhooks_are_reported(imported):
+    routes, report = routes_of(
+        "alertmanager",
+        {
+            "routing_type": "regex",
+            "routing_regex": None,
+            "is_the_last_route": True,
+            "slack": {"channel_id": "C123", "enabled": True},
+            "telegram": {"id": None},
+        },
+    )
+    assert len(routes) == 1
+    assert "it posts to slack" in report.of_kind("not_imported")[0].reason
+    missing = _reasons(imported[1], "not_imported")
+    assert (
+        "POST https://hooks.example.com/oncall/statuspage"
+        in missing['outgoing webhook "Notify status page" (escalation)']
+    )
