@@ -160,6 +160,13 @@ def map_shift(ctx: Context, shift: dict[str, Any], team: str | None) -> list[dic
             f"rotation_start {shift['rotation_start']} differs from start {shift.get('start')}: "
             "here the rotation starts at start",
         )
+    if kind == "rolling_users" and shift.get("by_day") and frequency == "daily" and len(groups) > 1:
+        ctx.report.partial(
+            subject,
+            f"a daily rotation on {', '.join(shift['by_day'])} only: here every calendar day is "
+            "a turn (the days outside by_day too, with nobody on call); compare the imported "
+            "shifts with Grafana's if it hands over only on those days",
+        )
     if kind == "rolling_users" and shift.get("by_day") and shift.get("week_start"):
         first = DAY_CODES.get(str(shift["week_start"]))
         if first is not None and first != start.weekday():

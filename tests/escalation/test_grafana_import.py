@@ -610,3 +610,12 @@ def test_chat_channels_of_routes_and_outgoing_webhooks_are_reported(imported):
         "POST https://hooks.example.com/oncall/statuspage"
         in missing['outgoing webhook "Notify status page" (escalation)']
     )
+
+
+def test_a_daily_rotation_on_weekdays_gets_windows_and_a_note_on_turns():
+    (rotation,), report = mapped(by_day=["MO", "TU", "WE", "TH", "FR"], duration=8 * 3600)
+    assert rotation["versions"][0]["shift_days"] == 1
+    assert rotation["versions"][0]["active_windows"] == [
+        {"days": ["mon", "tue", "wed", "thu", "fri"], "start": "09:00", "end": "17:00"}
+    ]
+    assert "every calendar day is a turn" in report.entries[0].reason
