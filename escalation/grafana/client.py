@@ -1,7 +1,10 @@
 """Read Grafana OnCall's public REST API v1 (``Authorization: <token>``, no "Bearer").
 
 Lists come in an envelope (``count``, ``next``, ``results`` …) whose ``next`` is an
-absolute URL; ``get_all`` follows it. Every failure is a ``GrafanaError`` with a
+absolute URL built from the request Grafana saw: behind a proxy it may name another
+scheme or host (``http://`` inside, ``https://`` outside). ``get_all`` therefore takes
+only its query (``page=2&perpage=5``) onto the URL it was given, so the token never
+goes anywhere but ``--url``. Every failure is a ``GrafanaError`` with a
 sentence for the operator: bad URL, refused connection, 401/403, 404, not JSON.
 """
 
@@ -9,7 +12,7 @@ from __future__ import annotations
 
 import json
 from typing import Any
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urljoin, urlsplit, urlunsplit
 
 from escalation.channels import http
 
@@ -85,7 +88,8 @@ class Client:
 
     def get_all(self, resource: str) -> list[dict[str, Any]]:
         """Every item of a list endpoint, following the absolute ``next`` links."""
-        url: str | None = urljoin(self.base, f"api/v1/{resource}/?perpage={self.perpage}")
+        first = urljoin(self.base, f"api/v1/{resource}/?perpage={self.perpage}")
+        url: str | None = first
         items: list[dict[str, Any]] = []
         for _ in range(MAX_PAGES):
             if url is None:
@@ -94,7 +98,12 @@ class Client:
             if not isinstance(page, dict) or not isinstance(page.get("results"), list):
                 raise GrafanaError(f"{url} is not a Grafana OnCall list (no 'results').")
             items.extend(item for item in page["results"] if isinstance(item, dict))
-            url = page.get("next") or None
+            following = page.get("next")
+            url = (
+                urlunsplit(urlsplit(first)._replace(query=urlsplit(following).query))
+                if isinstance(following, str) and following
+                else None
+            )
         raise GrafanaError(f"{resource}: more than {MAX_PAGES} pages, giving up.")
 
     def fetch(self) -> dict[str, list[dict[str, Any]]]:

@@ -35,8 +35,9 @@ def _body(resource: str, query: dict[str, list[str]]) -> Path | None:
 
 
 @contextmanager
-def grafana_api(prefix: str = "") -> Iterator[Server]:
-    """Serve the fixtures under ``prefix`` (e.g. a plugin proxy path) on a free port."""
+def grafana_api(prefix: str = "", links_to_itself: bool = True) -> Iterator[Server]:
+    """Serve the fixtures under ``prefix`` on a free port; ``next`` links name this server,
+    or, with ``links_to_itself=False``, the recorded host (like a proxy's inside name)."""
     state = Server(url="")
 
     class Handler(BaseHTTPRequestHandler):
@@ -53,7 +54,9 @@ def grafana_api(prefix: str = "") -> Iterator[Server]:
             )
             if found is None or "/" in resource:
                 return self._send(404, b'{"detail": "Not found."}')
-            text = found.read_text(encoding="utf-8").replace(RECORDED_HOST, state.url + prefix)
+            text = found.read_text(encoding="utf-8")
+            if links_to_itself:
+                text = text.replace(RECORDED_HOST, state.url + prefix)
             self._send(200, text.encode())
 
         def _send(self, status: int, body: bytes) -> None:

@@ -46,6 +46,19 @@ def test_pages_are_followed_through_absolute_next_links_with_the_token(api):
     assert all(auth == TOKEN for _, auth in sent)  # "Authorization: <token>", no Bearer
 
 
+def test_next_links_naming_another_host_are_read_from_the_given_url_only():
+    with grafana_api(prefix="/oncall", links_to_itself=False) as server:
+        items = client.Client(server.url + "/oncall", TOKEN, perpage=5).get_all(
+            "escalation_policies"
+        )
+    assert len(items) == 14
+    assert [path for path, _ in server.requests] == [
+        "/oncall/api/v1/escalation_policies/?perpage=5",
+        "/oncall/api/v1/escalation_policies/?page=2&perpage=5",
+        "/oncall/api/v1/escalation_policies/?page=3&perpage=5",
+    ]
+
+
 def test_a_url_ending_in_api_v1_reads_the_same(api):
     assert (
         client.Client(api.url + "/api/v1/", TOKEN).get_all("teams")
