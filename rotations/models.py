@@ -15,8 +15,6 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils.timezone import now
 
-from rotations import windows
-
 matrix_id_validator = RegexValidator(
     r"^@[a-z0-9._=\-/+]+:[A-Za-z0-9.\-]+(:\d+)?$", "A Matrix user ID like @alice:example.org."
 )
@@ -151,12 +149,6 @@ class RotationVersion(models.Model):
 
     def __str__(self) -> str:
         return f"{self.rotation} from {self.effective_from}"
-
-    def clean(self) -> None:
-        try:
-            self.active_windows = windows.dump(windows.parse(self.active_windows))
-        except windows.WindowError as error:
-            raise ValidationError({"active_windows": list(error.errors.values())[0]}) from None
 
     def starts_at(self) -> datetime:
         tz = zoneinfo.ZoneInfo(self.timezone)

@@ -52,11 +52,8 @@ def _handoffs(
         s
         for prev, s in zip([None, *shifts], shifts, strict=False)
         if s.person is not None
-        and not (
-            prev
-            and schedule.same(prev.person, s.person)
-            and (prev.end == s.start or not loaded.active(prev.end, s.start))
-        )
+        and not (prev and schedule.same(prev.person, s.person) and prev.end == s.start)
+        and not loaded.resumes(prev, s)
     ]
 
 

@@ -14,6 +14,7 @@ from rest_framework.test import APIClient
 
 from escalation.ingest import grafana
 from escalation.models import Incident
+from tests.escalation.test_metrics import samples
 
 pytestmark = pytest.mark.django_db
 
@@ -221,3 +222,12 @@ def test_a_huge_summary_is_cut_and_the_alert_still_pages(ingest):
     webhook["alerts"][0]["annotations"]["summary"] = "x" * 100_000
     post(ingest, GRAFANA_URL, webhook)
     assert len(Incident.objects.get(dedup_key=MEMORY).summary) == 4000
+
+
+def test_metrics_count_grafana_reports_under_their_own_source(ingest, token_client):
+    post(ingest, ALERTMANAGER_URL, documented())
+    post(ingest, GRAFANA_URL, resolved(1))
+    got = samples(token_client("read"))
+    assert got[("oncall_reports_total", (("result", "failure"), ("source", "grafana")))] == 2
+    assert got[("oncall_reports_total", (("result", "recovered"), ("source", "grafana")))] == 1
+    assert ("oncall_reports_total", (("result", "failure"), ("source", "alertmanager"))) not in got

@@ -1,5 +1,5 @@
 """Active windows as the rest of rotations/ shows them: ICS feeds (one event per piece,
-stable UIDs), handoff notices (one per turn) and the timeline page."""
+stable UIDs), handoff notices (one per turn), the timeline and on-call pages."""
 
 from __future__ import annotations
 
@@ -9,10 +9,11 @@ from zoneinfo import ZoneInfo
 import pytest
 import time_machine
 from django.contrib.auth import get_user_model
+from django.utils import timezone
 from icalendar import Calendar
 
-from rotations import feeds, notices, services, windows
-from rotations.models import Person
+from rotations import feeds, notices, selectors, services, windows
+from rotations.models import Person, Rotation
 
 pytestmark = pytest.mark.django_db
 
@@ -133,3 +134,22 @@ def test_timeline_page_inside_a_window_names_the_person(viewer, rotation):
     assert response.context["oncall"].primary.handle == "bob"
     assert response.context["oncall"].shift.end == berlin(2026, 3, 27, 17)
     assert "outside the rotation" not in response.content.decode()
+
+
+def test_next_handoffs_skip_the_same_turn_resuming_after_off_hours(rotation):
+    (answer,) = selectors.rotations_now(Rotation.objects.all(), berlin(2026, 3, 24, 12))
+    assert answer.oncall.primary.handle == "bob" and not answer.off_hours
+    # Not bob's Wednesday to Friday mornings: alice's Monday, then bob's, then alice's.
+    assert [(s.person.handle, s.start) for s in answer.upcoming] == [
+        ("alice", berlin(2026, 3, 30, 9)),
+        ("bob", berlin(2026, 4, 6, 9)),
+        ("alice", berlin(2026, 4, 13, 9)),
+    ]
+
+
+def test_oncall_overview_says_off_hours_not_a_gap(viewer, rotation):
+    with time_machine.travel(berlin(2026, 3, 28, 12), tick=False):
+        (answer,) = selectors.rotations_now(Rotation.objects.all(), timezone.now())
+        body = viewer.get("/oncall/").content.decode()
+    assert answer.off_hours and answer.oncall.primary is None
+    assert "off hours: nobody on call" in body
