@@ -12,6 +12,7 @@ from io import StringIO
 
 import pytest
 import time_machine
+import yaml
 from django.core.management import call_command
 
 from escalation import engine
@@ -220,3 +221,13 @@ def test_the_engine_pages_the_higher_level_first_and_the_lower_when_it_has_nobod
             before = len(_paged(clock, seconds - 1))
             now = _paged(clock, 1)
             assert sorted(now[before:]) == pages
+
+
+def test_the_export_carries_the_windows_of_the_imported_rotations(applied):
+    out = StringIO()
+    call_command("oncall_config", "export", stdout=out)
+    exported = {r["slug"]: r["versions"] for r in yaml.safe_load(out.getvalue())["rotations"]}
+    assert exported["business-hours-weekdays"][0]["active_windows"] == [
+        {"days": ["mon", "tue", "wed", "thu", "fri"], "start": "09:00", "end": "17:00"}
+    ]
+    assert "active_windows" not in exported["sre-weekly-rotation"][0]
