@@ -43,6 +43,7 @@ class _Builder:
         self.steps: list[dict[str, Any]] = []
         self.wait = 0  # seconds waited since the last step's notification
         self.deferred: list[list[dict[str, Any]]] = []  # lower levels waiting for the next wait
+        self.deferred_note = ("", "")  # (subject, schedule text) reported once the wait is known
         self.important: list[bool] = []
 
     def subject(self, policy: dict[str, Any]) -> str:
@@ -51,10 +52,21 @@ class _Builder:
         )
 
     def flush(self) -> None:
+        """Place the lower levels of the last schedule step, now that the wait after it is
+        known (the waits up to the next step that pages, or to the chain's end)."""
+        if not self.deferred:
+            return
         for targets in self.deferred:
             self.steps.append({"wait_seconds": self.wait, "notify": targets})
-        if self.deferred:
-            self.wait = 0
+        subject, text = self.deferred_note
+        self.ctx.report.partial(
+            subject,
+            f"{text}: one step per level, the highest first; a lower level is paged at once "
+            "when the higher has nobody (as in Grafana), and also "
+            + (f"after {self.wait} s" if self.wait else "at once")
+            + " when the higher has somebody and nobody claimed (not in Grafana)",
+        )
+        self.wait = 0
         self.deferred = []
 
     def notify(self, targets: list[dict[str, Any]], important: bool) -> None:
@@ -118,22 +130,13 @@ def _map_chain(ctx: Context, chain: dict[str, Any], policies: list[dict[str, Any
             ]
             b.notify(target[0], important)
             b.deferred = target[1:]
-            if b.deferred:
-                following = 0
-                for later in ordered[n + 1 :]:
-                    if later.get("type") != "wait":
-                        break
-                    following += int(later.get("duration") or 0)
-                ctx.report.partial(
-                    b.subject(policy),
-                    f'schedule "{ctx.schedule_names.get(schedule)}" has {len(levels)} levels: '
-                    "one step per level, the highest first; a lower level is paged at once "
-                    "when the higher has nobody (as in Grafana), and also "
-                    + (f"after {following} s" if following else "at once")
-                    + " when the higher has somebody and nobody claimed (not in Grafana)",
-                )
+            b.deferred_note = (
+                b.subject(policy),
+                f'schedule "{ctx.schedule_names.get(schedule)}" has {len(levels)} levels',
+            )
         elif kind == "repeat_escalation":
             repeat = GRAFANA_MAX_REPEATS
+            b.flush()  # a schedule's lower levels take the wait before the repeat
             if b.wait:
                 ctx.report.partial(
                     b.subject(policy),
