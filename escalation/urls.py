@@ -1,7 +1,7 @@
 from django.urls import path
 from rest_framework.routers import DefaultRouter
 
-from escalation import ingest_views, report_views, views, watch_views
+from escalation import ingest_views, report_views, rule_views, views, watch_views
 
 router = DefaultRouter(trailing_slash=True)
 router.include_root_view = False
@@ -22,5 +22,6 @@ urlpatterns = [
     path("ingest/github/", ingest_views.GithubView.as_view(), name="ingest-github"),
     path("coverage/", views.CoverageView.as_view(), name="coverage"),
     path("reports/", report_views.ReportView.as_view(), name="reports"),
+    path("people/<slug:handle>/rules/", rule_views.PersonRulesView.as_view(), name="person-rules"),
     *router.urls,
 ]

@@ -173,6 +173,7 @@ class TimelineEntry(models.Model):
         RESOLVED = "resolved"
         FORWARDED = "forwarded"
         REOPENED = "reopened"
+        SKIPPED = "skipped"
 
     incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="timeline")
     at = models.DateTimeField(default=now)
