@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, time
 from typing import Any
 
-from escalation.channels import http
+from escalation.channels import http, matrix
 from escalation.models import Incident, Notification, NotificationRules
 from escalation.targets import Recipient
 from rotations.models import Person
@@ -90,6 +90,8 @@ def _rule(item: object, path: str, person: Person, errors: dict[str, list[str]])
         errors[f"{path}.channel"] = ["The person has no confirmed e-mail address."]
     elif channel == "matrix_dm" and not person.matrix_id:
         errors[f"{path}.channel"] = ["The person has no confirmed Matrix ID."]
+    elif channel == "matrix_dm" and not matrix.configured():
+        errors[f"{path}.channel"] = ["Matrix is not configured on this server."]
     if len(errors) > problems:
         return None
     return {

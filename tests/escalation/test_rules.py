@@ -86,6 +86,13 @@ def details(incident):
 # The API ---------------------------------------------------------------------------
 
 
+@pytest.fixture
+def matrix_on(settings):
+    """Matrix configured (rules.parse only looks at the settings; nothing is sent here)."""
+    settings.MATRIX_HOMESERVER = "https://matrix.example.org"
+    settings.MATRIX_ACCESS_TOKEN = "unused"
+
+
 def test_get_without_rules_is_the_default_document(token_client, people):
     client = token_client("read", person=people["alice"])
     response = client.get("/api/v1/people/alice/rules/")
@@ -93,7 +100,7 @@ def test_get_without_rules_is_the_default_document(token_client, people):
     assert response.json() == {"rules": [], "repings": None, "quiet_hours": None}
 
 
-def test_put_by_the_person_stores_and_returns_the_rules(token_client, people):
+def test_put_by_the_person_stores_and_returns_the_rules(token_client, people, matrix_on):
     client = token_client("read", person=people["alice"])
     document = {
         "rules": [
@@ -124,7 +131,7 @@ def test_put_by_the_person_stores_and_returns_the_rules(token_client, people):
     assert response.json() == {"rules": [], "repings": None, "quiet_hours": None}
 
 
-def test_put_with_problems_is_400_naming_each_path(token_client, people):
+def test_put_with_problems_is_400_naming_each_path(token_client, people, matrix_on):
     people["bob"].matrix_id = ""
     people["bob"].save()
     client = token_client("read", person=people["bob"])
@@ -157,6 +164,17 @@ def test_put_with_problems_is_400_naming_each_path(token_client, people):
     missing = client.put("/api/v1/people/bob/rules/", {"quiet_hours": None}, format="json")
     assert missing.status_code == 400
     assert "rules" in missing.json()["error"]["fields"]
+
+
+def test_matrix_dm_rules_need_matrix_configured(token_client, people, settings):
+    settings.MATRIX_HOMESERVER = ""
+    client = token_client("read", person=people["alice"])
+    document = {"rules": [{"channel": "matrix_dm", "delay_seconds": 0}]}
+    response = client.put("/api/v1/people/alice/rules/", document, format="json")
+    assert response.status_code == 400
+    assert response.json()["error"]["fields"] == {
+        "rules[0].channel": ["Matrix is not configured on this server."]
+    }
 
 
 def test_webhook_rule_to_a_private_address_is_refused(token_client, people):
@@ -377,3 +395,35 @@ def test_important_only_rules_are_left_out_for_ordinary_policies(clock, alice_po
     open_incident()
     engine.sweep()
     assert [c for _, c, _, _ in rows(person=people["alice"])] == ["email"]
+
+
+# A webhook rule: the person's own URL, through the webhook channel and its guard -------
+
+
+@pytest.mark.parametrize("allow_private", [True, False])
+def test_webhook_rule_posts_to_the_persons_url_only_where_allowed(
+    clock, settings, alice_policy, people, allow_private
+):
+    from tests.http_receiver import HttpReceiver
+
+    settings.ONCALL_WEBHOOK_ALLOW_PRIVATE = allow_private
+    with HttpReceiver() as receiver:
+        url = receiver.url("/ntfy/alice-topic")
+        set_rules(people["alice"], [{"channel": "webhook", "delay_seconds": 0, "target": url}])
+        incident = open_incident()
+        engine.sweep()
+        hook = Notification.objects.get(person=people["alice"])
+        assert (hook.channel, hook.address) == ("webhook", url)
+        delivery.deliver(hook.pk)
+        hook.refresh_from_db()
+        if allow_private:
+            [request] = receiver.requests
+            assert request.path == "/ntfy/alice-topic"
+            assert request.json()["event"] == "page"
+            assert request.json()["incident"]["id"] == incident.pk
+            assert hook.status == "sent"
+        else:  # loopback is refused unless ONCALL_WEBHOOK_ALLOW_PRIVATE is set
+            assert receiver.requests == []
+            assert hook.status == "failed"
+            failed = incident.timeline.get(kind="notify_failed").detail
+            assert "alice-topic" not in failed
