@@ -71,16 +71,25 @@ def request_change(person: Person, field: str, value: str) -> ContactChange | No
             "created_at": timezone.now(),
         },
     )
-    if field == Field.EMAIL:
-        _mail_link(change)
-    else:
-        text = (
-            f"Your confirmation code for on-call pages: {code}\n"
-            f"Enter it on {settings.ONCALL_BASE_URL.rstrip('/')}/me/ within {CONFIRM_DAYS} day(s). "
-            "If you did not ask for it, ignore this message."
-        )
-        direct.send_text(value, text, key=f"confirm:{change.pk}:{change.created_at.timestamp()}")
+    try:
+        if field == Field.EMAIL:
+            _mail_link(change)
+        else:
+            _send_code(change, code)
+    except Exception:
+        change.delete()  # nobody got the link or code: the next try starts afresh
+        raise
     return change
+
+
+def _send_code(change: ContactChange, code: str) -> None:
+    text = (
+        f"Your confirmation code for on-call pages: {code}\n"
+        f"Enter it on {settings.ONCALL_BASE_URL.rstrip('/')}/me/ within {CONFIRM_DAYS} day(s). "
+        "If you did not ask for it, ignore this message."
+    )
+    key = f"confirm:{change.pk}:{change.created_at.timestamp()}"
+    direct.send_text(change.value, text, key=key)
 
 
 def confirm_url(change: ContactChange) -> str:

@@ -82,14 +82,17 @@ def profile(request: WebRequest) -> HttpResponse:
 
 
 def _change(request: WebRequest, person: Person, field: str, value: str) -> None:
-    if value and value != getattr(person, field):
+    if value == getattr(person, field):
+        return  # the form shows the confirmed value: a change waiting stays waiting
+    if value:
         problem = _check(field, value)
         if problem:
             messages.error(request, problem)
             return
     waiting = contacts.pending(person).get(field)
     if waiting is not None and waiting.value == value:
-        return  # already waiting for this one: no second mail or DM
+        messages.info(request, f"{value} still waits for your confirmation.")
+        return  # no second mail or DM
     try:
         change = contacts.request_change(person, field, value)
     except mail.MailError as error:

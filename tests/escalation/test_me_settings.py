@@ -170,3 +170,22 @@ def test_rules_form_errors_name_the_row_and_save_nothing(client, alice):
     assert any(m.startswith("rules[0].delay_seconds:") for m in shown)
     assert any(m.startswith("rules[0].target:") for m in shown)
     assert not NotificationRules.objects.exists()
+
+
+def test_saving_the_form_again_keeps_the_change_waiting_and_sends_nothing_new(client, alice, smtp):
+    client.post("/me/profile/", {"email": "alice@new.example.org"})
+    form = {"timezone": "Europe/Berlin", "email": "alice@example.org", "matrix_id": ""}
+    client.post("/me/profile/", {**form, "matrix_id": alice.matrix_id})
+    assert ContactChange.objects.get(person=alice).value == "alice@new.example.org"
+    response = client.post("/me/profile/", {"email": "alice@new.example.org"}, follow=True)
+    assert "alice@new.example.org still waits for your confirmation." in messages_of(response)
+    assert len(smtp.messages) == 1
+
+
+def test_a_refused_confirmation_mail_leaves_nothing_waiting(client, alice, smtp):
+    smtp.refuse["alice@new.example.org"] = "550 5.1.1 No such user"
+    response = client.post("/me/profile/", {"email": "alice@new.example.org"}, follow=True)
+    assert any("could not be sent" in m for m in messages_of(response))
+    assert not ContactChange.objects.exists()
+    alice.refresh_from_db()
+    assert alice.email == "alice@example.org"
