@@ -1,5 +1,5 @@
 """The pages behind the signed e-mail action links (``escalation.links``): claim, mute,
-resolve without logging in.
+resolve, escalate now without logging in.
 
 GET only shows a confirmation page with a form (mail scanners and link previews fetch
 every link; they must never claim anything); the form's POST acts, through the
@@ -17,6 +17,7 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
+from escalation import engine
 from escalation.links import InvalidLink, SignedAction, link_days, read_token
 from escalation.models import Incident
 from escalation.services import lifecycle
@@ -25,7 +26,9 @@ CHANNEL = "email"
 
 
 def describe(action: str, minutes: int | None) -> str:
-    """The action in words: "claim", "resolve", "mute for 1 hour", "mute for 1 day"."""
+    """The action in words: "claim", "resolve", "escalate now", "mute for 1 hour"."""
+    if action == "escalate":
+        return "escalate now"
     if action != "mute" or minutes is None:
         return action
     if minutes % (60 * 24) == 0:
@@ -51,6 +54,8 @@ def conflict(signed: SignedAction) -> str | None:
     ):
         who = incident.claimed_by.name if incident.claimed_by else "someone else"
         return f"This incident has already been claimed by {who}."
+    if signed.action == "escalate" and engine.next_step(incident) is None:
+        return "This incident has no further escalation step: its policy is at its last."
     return None
 
 

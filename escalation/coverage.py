@@ -1,5 +1,6 @@
 """Coverage: who is missing. Repos without a responsible rotation, rotations with gaps
-that own repos, and repos or jobs that failed while nobody owned them."""
+that own repos (within their active windows only), and repos or jobs that failed while
+nobody owned them."""
 
 from __future__ import annotations
 
@@ -41,7 +42,9 @@ def report(now: datetime, days: int) -> dict[str, Any]:
                 owners[rotation_id].append(repo.name)
     with_gaps = []
     for loaded in selectors.load(Rotation.objects.filter(pk__in=owners), (now, end)):
-        missing = gaps(loaded.shifts(now, end), now, end)
+        # Outside its active windows a rotation means to have nobody on call: no gap.
+        shifts = loaded.shifts(now, end)
+        missing = [gap for a, b in loaded.active(now, end) for gap in gaps(shifts, a, b)]
         if missing:
             with_gaps.append(
                 {

@@ -53,6 +53,8 @@ def _still_wanted(n: Notification, now: datetime) -> bool:
         return incident.state == Incident.State.OPEN and not incident.is_muted(now)
     if n.kind == Kind.CLAIM_REMINDER:
         return incident.state == Incident.State.CLAIMED
+    if n.kind in (Kind.ASSIGNED, Kind.RESPONDER):  # a person asked for them: claimed is fine
+        return incident.state != Incident.State.RESOLVED
     return True
 
 

@@ -201,6 +201,49 @@ def advance(incident: Incident, now: datetime) -> None:
     schedule_advance(incident)
 
 
+def next_step(incident: Incident) -> tuple[int, int] | None:
+    """(round, step) that "escalate now" fires: the step after the last one that
+    notified, or the pending step when it has not notified yet; None when the policy
+    has nothing left (past its last step and its last round)."""
+    policy = incident.policy or {}
+    steps = policy.get("steps") or []
+    step, round_ = incident.escalation_step, incident.escalation_round
+    if step >= len(steps):
+        return None
+    if incident.escalation_ping == 0:  # ``step`` is due, not notified yet
+        return round_, step
+    if step + 1 < len(steps):
+        return round_, step + 1
+    if round_ < int(policy.get("repeat", 0)):
+        return round_ + 1, 0
+    return None
+
+
+def escalate_now(incident: Incident, now: datetime) -> bool:
+    """Fire the next step of a locked incident now, as if its time had come (its
+    re-pings, then the following step ``wait_seconds`` after this one). False, and
+    nothing changed, when the policy has no step left."""
+    found = next_step(incident)
+    if found is None:
+        return False
+    incident.escalation_round, incident.escalation_step = found
+    incident.escalation_ping = 0
+    incident.escalation_started_at = incident.escalation_started_at or now
+    incident.next_escalation_at = now
+    Incident.objects.filter(pk=incident.pk).update(
+        escalation_started_at=incident.escalation_started_at
+    )
+    advance(incident, now)
+    return True
+
+
+def page_now(incident: Incident, recipients: list[Recipient], *, kind: str, key: str) -> None:
+    """Page ``recipients`` about ``incident`` at once, outside the policy (a reassignment,
+    an added responder): rows keyed ``key``, sent by the normal delivery path after the
+    caller's transaction commits."""
+    notify(incident, recipients, kind=kind, key=key, at=timezone.now())
+
+
 def _schedule_next(
     incident: Incident,
     steps: list[dict[str, Any]],

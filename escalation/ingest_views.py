@@ -1,5 +1,5 @@
 """Ingestion endpoints: the generic event format and the senders' own formats (Zuul,
-Alertmanager, GitHub).
+Alertmanager, Grafana Alerting, GitHub).
 
 Each parses one delivery with its module in ``escalation.ingest`` and lets
 ``IngestView`` store the reports and answer 202.
@@ -18,7 +18,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from escalation.ingest import BadPayload, Report, alertmanager, generic, github, zuul
+from escalation.ingest import BadPayload, Report, alertmanager, generic, github, grafana, zuul
 from escalation.models import Incident
 from escalation.serializers import IngestResultSerializer
 from escalation.services import ingestion, replays
@@ -80,12 +80,22 @@ class ZuulView(IngestView):
 
 
 class AlertmanagerView(IngestView):
-    """An Alertmanager webhook (version 4), authenticated with an ``ingest`` bearer token."""
+    """An Alertmanager webhook (version 4), or Grafana Alerting's (version 1),
+    authenticated with an ``ingest`` bearer token."""
 
     parser_classes = [JSONParser]
 
     def parse(self, request: Request) -> list[Report]:
         return alertmanager.parse(request.data)
+
+
+class GrafanaView(IngestView):
+    """A Grafana Alerting webhook (version 1), authenticated with an ``ingest`` token."""
+
+    parser_classes = [JSONParser]
+
+    def parse(self, request: Request) -> list[Report]:
+        return grafana.parse(request.data)
 
 
 class GithubSignature(permissions.BasePermission):

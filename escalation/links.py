@@ -21,7 +21,7 @@ from escalation.models import Incident, Notification
 from rotations.models import Person
 
 SALT = "oncall.escalation.actions"
-ACTIONS = ("claim", "resolve", "mute")
+ACTIONS = ("claim", "resolve", "mute", "escalate")
 MAX_MUTE_MINUTES = Incident.MAX_MUTE // timedelta(minutes=1)
 
 
@@ -56,7 +56,7 @@ def action_url(
     target: Notification | Incident, person: Person, action: str, minutes: int | None = None
 ) -> str:
     """The absolute link (under ``ONCALL_BASE_URL``) that lets ``person`` do ``action``
-    ("claim", "resolve", or "mute" for ``minutes``) on the incident of ``target``."""
+    ("claim", "resolve", "escalate", or "mute" for ``minutes``) on the incident of ``target``."""
     incident_id = target.incident_id if isinstance(target, Notification) else target.pk
     token = make_token(incident_id, person.pk, action, minutes)
     path = reverse("incident-action", kwargs={"action": action, "token": token})

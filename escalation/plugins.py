@@ -13,6 +13,7 @@ registry                                        filled with
 ``escalation.changes.HOOKS``                    Matrix edits the incident's message
 ``post_save`` of ``Team`` and ``Repo``          Matrix sets the room topic
 ``rotations.notices.HANDOFF_HOOKS``             Matrix posts the handoff, sets the topic
+``rotations.swap_notices.SWAP_HOOKS``           Matrix posts each swap change in the room
 ``rotations.selectors.ONCALL_RESOLVERS``        ``?rotation=`` and ``?repo=`` of
                                                 ``/api/v1/oncall/``
 model signals of the routing configuration      drop every process's cached copy
@@ -29,11 +30,12 @@ from escalation import changes, channels, routing_cache, targets
 from escalation.channels import email, webhook
 from escalation.channels import matrix as matrix_channel
 from escalation.channels.matrix import channel, direct, topic
+from escalation.channels.matrix import swaps as matrix_swaps
 from escalation.channels.matrix import tasks as matrix_tasks
 from escalation.models import Notification, Repo
 from escalation.services import watches  # noqa: F401  (registers its beat task)
 from escalation.views import repo_oncall
-from rotations import notices
+from rotations import notices, swap_notices
 from rotations import selectors as rotation_selectors
 from rotations.models import Team
 from rotations.views import rotation_oncall
@@ -58,6 +60,7 @@ def register_matrix() -> None:
     _add(targets.PERSON_CHANNELS, targets.by_matrix_mention)
     _add(changes.HOOKS, matrix_tasks.on_incident_changed)
     _add(notices.HANDOFF_HOOKS, topic.on_handoff)
+    _add(swap_notices.SWAP_HOOKS, matrix_swaps.on_swap)
     for model in (Team, Repo):
         uid = f"matrix-topic-{model.__name__}"
         post_save.connect(matrix_tasks.on_saved, sender=model, dispatch_uid=uid)
@@ -70,6 +73,7 @@ def unregister_matrix() -> None:
     _remove(targets.PERSON_CHANNELS, targets.by_matrix_mention)
     _remove(changes.HOOKS, matrix_tasks.on_incident_changed)
     _remove(notices.HANDOFF_HOOKS, topic.on_handoff)
+    _remove(swap_notices.SWAP_HOOKS, matrix_swaps.on_swap)
     for model in (Team, Repo):
         post_save.disconnect(sender=model, dispatch_uid=f"matrix-topic-{model.__name__}")
     channel.client.cache_clear()

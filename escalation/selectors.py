@@ -22,11 +22,31 @@ from django.db.models import (
 )
 from django.utils import timezone
 
-from escalation.models import Incident, Notification, Occurrence, Repo, TimelineEntry
+from escalation.models import (
+    Incident,
+    Notification,
+    Occurrence,
+    Repo,
+    Responder,
+    TimelineEntry,
+)
 from rotations import schedule, selectors
 from rotations.models import Person, Rotation, Team
 
 INSTANT = timedelta(microseconds=1)
+
+
+#: An incident's responders with what they show (``Prefetch("responders", RESPONDERS)``).
+RESPONDERS = Responder.objects.select_related("person", "team", "added_by")
+
+
+def person_or_team(reference: str) -> Person | Team | None:
+    """A responder by reference: a person (handle, e-mail, Matrix ID), else a team by
+    slug; ``team:SLUG`` means the team even when a person has that handle."""
+    reference = reference.strip()
+    if reference.startswith("team:"):
+        return Team.objects.filter(slug=reference[5:]).first()
+    return selectors.person_by_reference(reference) or Team.objects.filter(slug=reference).first()
 
 
 def oncall_by_rotation(rotation_ids: Iterable[int], at: datetime) -> dict[int, schedule.OnCall]:
@@ -173,6 +193,7 @@ def incident_detail(pk: int) -> Incident | None:
             "forwarded_to",
             Prefetch("timeline", TimelineEntry.objects.select_related("actor")),
             Prefetch("notifications", Notification.objects.select_related("person")),
+            Prefetch("responders", RESPONDERS),
             Prefetch("history", Occurrence.objects.order_by("-received_at", "-pk")),
         )
         .filter(pk=pk)

@@ -124,6 +124,17 @@ class EscalationStateSerializer(serializers.Serializer):
     next_at = serializers.DateTimeField(allow_null=True)
 
 
+class ResponderSerializer(serializers.Serializer):
+    """A person or team brought in on the incident (exactly one of ``person``, ``team``)."""
+
+    person = PersonBriefField(allow_null=True)
+    team = serializers.CharField(
+        source="team.slug", read_only=True, allow_null=True, help_text="a team slug"
+    )
+    added_by = PersonBriefField(allow_null=True)
+    added_at = serializers.DateTimeField()
+
+
 class IncidentSerializer(serializers.ModelSerializer):
     """The contract's incident. ``responsible`` comes from the view's context
     (``responsible``: repo id → [Person]) so a page of incidents costs constant queries."""
@@ -139,6 +150,7 @@ class IncidentSerializer(serializers.ModelSerializer):
         slug_field="slug", many=True, read_only=True
     )
     muted = serializers.SerializerMethodField()
+    responders = ResponderSerializer(many=True, read_only=True)
 
     class Meta:
         model = Incident
@@ -174,6 +186,7 @@ class IncidentSerializer(serializers.ModelSerializer):
             "owned",
             "pages",
             "forwarded_to",
+            "responders",
         ]
         read_only_fields = fields
 
@@ -238,6 +251,28 @@ class ActionSerializer(serializers.Serializer):
         required=False, min_value=1, max_value=lifecycle.MAX_MUTE // timedelta(minutes=1)
     )
     until = serializers.DateTimeField(required=False)
+
+
+class ByActionSerializer(serializers.Serializer):
+    by = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        help_text="handle, e-mail or Matrix ID; a person's token may omit it",
+    )
+
+
+class ReassignSerializer(ByActionSerializer):
+    to = serializers.CharField(help_text="the person to claim it for: handle, e-mail or Matrix ID")
+
+
+class AddResponderSerializer(ByActionSerializer):
+    add = serializers.CharField(
+        help_text="a person (handle, e-mail, Matrix ID) or a team slug; team:SLUG for the team"
+    )
+
+
+class NoteSerializer(ByActionSerializer):
+    text = serializers.CharField(max_length=lifecycle.NOTE_MAX)
 
 
 # Documentation of answers rendered from plain dicts (ingestion, coverage) -----------------

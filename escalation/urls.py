@@ -19,6 +19,7 @@ urlpatterns = [
     path(
         "ingest/alertmanager/", ingest_views.AlertmanagerView.as_view(), name="ingest-alertmanager"
     ),
+    path("ingest/grafana/", ingest_views.GrafanaView.as_view(), name="ingest-grafana"),
     path("ingest/github/", ingest_views.GithubView.as_view(), name="ingest-github"),
     path("coverage/", views.CoverageView.as_view(), name="coverage"),
     path("reports/", report_views.ReportView.as_view(), name="reports"),

@@ -28,16 +28,22 @@ from escalation.models import (
     Silence,
     TimelineEntry,
 )
+from escalation.selectors import RESPONDERS
 from escalation.serializers import (
     ActionSerializer,
+    AddResponderSerializer,
+    ByActionSerializer,
     ContactSerializer,
     CoverageSerializer,
     IncidentDetailSerializer,
     IncidentSerializer,
+    NoteSerializer,
     PolicySerializer,
+    ReassignSerializer,
     RepoSerializer,
     RouteSerializer,
     SilenceSerializer,
+    TimelineSerializer,
 )
 from escalation.services import lifecycle
 from oncall.api.errors import ApiError
@@ -45,7 +51,7 @@ from oncall.models import Scope
 from rotations import acting
 from rotations import selectors as rotation_selectors
 from rotations.acting import acting_person
-from rotations.models import Person
+from rotations.models import Person, Team
 from rotations.schedule import OnCall
 from rotations.serializers import oncall_body, person_brief
 
@@ -93,12 +99,16 @@ def _person(request: Request, reference: str | None) -> Person:
 class IncidentViewSet(viewsets.ReadOnlyModelViewSet):
     filterset_class = IncidentFilter
     required_scopes = {
-        action: Scope.ACT for action in ("claim", "unclaim", "resolve", "mute", "unmute")
+        action: Scope.ACT
+        for action in (
+            *("claim", "unclaim", "resolve", "mute", "unmute"),
+            *("escalate", "reassign", "responders", "notes"),
+        )
     }
 
     def get_queryset(self) -> QuerySet[Incident]:
         query = Incident.objects.select_related("claimed_by", "resolved_by", "repo_ref")
-        query = query.prefetch_related("forwarded_to")
+        query = query.prefetch_related("forwarded_to", Prefetch("responders", RESPONDERS))
         if self.action != "list":
             query = query.prefetch_related(
                 Prefetch("timeline", TimelineEntry.objects.select_related("actor")),
@@ -170,6 +180,81 @@ class IncidentViewSet(viewsets.ReadOnlyModelViewSet):
     @action(detail=True, methods=["post"])
     def unmute(self, request: Request, pk: str) -> Response:
         return self._act(request, lifecycle.Action.UNMUTE)
+
+    def _more(
+        self, request: Request, action: lifecycle.Action, body: Any
+    ) -> tuple[Incident, Person, str]:
+        """Escalate, reassign, add a responder or a note as the request's person; the
+        incident, that person and the channel ("api", or "web" for a session)."""
+        body.is_valid(raise_exception=True)
+        data = body.validated_data
+        incident = self.get_object()
+        person = _person(request, data.get("by"))
+        to: Person | Team | None = None
+        if "to" in data:
+            to = rotation_selectors.person_by_reference(data["to"])
+            if to is None:
+                raise ValidationError({"to": [f"Unknown person {data['to']!r}."]})
+        if "add" in data:
+            to = selectors.person_or_team(data["add"])
+            if to is None:
+                raise ValidationError({"add": [f"No person or team {data['add']!r}."]})
+        channel = "api" if request.auth is not None else "web"
+        try:
+            lifecycle.perform(
+                incident, action, by=person, channel=channel, to=to, note=data.get("text", "")
+            )
+        except lifecycle.InvalidTarget as error:
+            raise ValidationError({TARGET_FIELD[action]: [str(error)]}) from error
+        except lifecycle.InvalidState as error:
+            raise ApiError(409, "invalid_state", str(error)) from error
+        return incident, person, channel
+
+    def _answer(self, incident_pk: str) -> Response:
+        return Response(self.get_serializer(self.get_queryset().get(pk=incident_pk)).data)
+
+    @extend_schema(request=ByActionSerializer, responses=IncidentDetailSerializer)
+    @action(detail=True, methods=["post"])
+    def escalate(self, request: Request, pk: str) -> Response:
+        """Page the policy's next step now (docs/incidents.md, "Actions")."""
+        self._more(request, lifecycle.Action.ESCALATE, ByActionSerializer(data=request.data))
+        return self._answer(pk)
+
+    @extend_schema(request=ReassignSerializer, responses=IncidentDetailSerializer)
+    @action(detail=True, methods=["post"])
+    def reassign(self, request: Request, pk: str) -> Response:
+        """Claim it for ``to`` and page them at once."""
+        self._more(request, lifecycle.Action.REASSIGN, ReassignSerializer(data=request.data))
+        return self._answer(pk)
+
+    @extend_schema(request=AddResponderSerializer, responses=IncidentDetailSerializer)
+    @action(detail=True, methods=["post"])
+    def responders(self, request: Request, pk: str) -> Response:
+        """Page a person or team at once and list them as responders; the claim stays."""
+        body = AddResponderSerializer(data=request.data)
+        self._more(request, lifecycle.Action.ADD_RESPONDER, body)
+        return self._answer(pk)
+
+    @extend_schema(request=NoteSerializer, responses={201: TimelineSerializer})
+    @action(detail=True, methods=["post"])
+    def notes(self, request: Request, pk: str) -> Response:
+        """Free text on the timeline: 201 with the entry (kind ``note``)."""
+        body = NoteSerializer(data=request.data)
+        incident, person, channel = self._more(request, lifecycle.Action.NOTE, body)
+        # The entry this request wrote: the newest note of this person through this
+        # channel (one person's notes on one incident are serial in practice).
+        entry = incident.timeline.filter(
+            kind=TimelineEntry.Kind.NOTE, actor=person, channel=channel
+        ).latest("pk")
+        return Response(TimelineSerializer(entry).data, status=201)
+
+
+#: The body field an ``InvalidTarget`` of each action is about.
+TARGET_FIELD = {
+    lifecycle.Action.REASSIGN: "to",
+    lifecycle.Action.ADD_RESPONDER: "add",
+    lifecycle.Action.NOTE: "text",
+}
 
 
 def _mute_end(data: dict[str, Any]) -> Any:

@@ -16,10 +16,12 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 
-from escalation import markup, selectors
+from escalation import engine, markup, selectors
 from escalation.models import Incident
 from escalation.services import lifecycle
 from escalation.web_forms import IncidentFilterForm, MuteForm
+from rotations import selectors as rotation_selectors
+from rotations.models import Person, Team
 from rotations.pages import WebRequest, action, back, page
 
 CHANNEL = "web"
@@ -81,6 +83,11 @@ def _detail(request: WebRequest, pk: int, mute_form: MuteForm | None, status: in
         "mute_form": mute_form or MuteForm(),
         "presets": MUTE_PRESETS,
         "next": reverse("web-incident", args=[pk]),
+        "responders": list(incident.responders.all()),
+        "next_step": _next_step(incident),
+        "people": Person.objects.filter(active=True).order_by("handle"),
+        "teams": Team.objects.order_by("slug"),
+        "note_max": lifecycle.NOTE_MAX,
     }
     return render(request, "escalation/web/incident.html", context, status=status)
 
@@ -150,3 +157,62 @@ def _conflict(incident: Incident, name: str) -> str:
     if name == "unmute":
         return f"#{incident.pk} is not muted."
     return f"Cannot {name} #{incident.pk}: it is {incident.state}."
+
+
+def _next_step(incident: Incident) -> int | None:
+    """The step number (from 1) "Escalate now" would page; None when there is none."""
+    if incident.state == Incident.State.RESOLVED or not (incident.policy or {}).get("steps"):
+        return None
+    found = engine.next_step(incident)
+    return found[1] + 1 if found else None
+
+
+#: The actions beyond the buttons (docs/web.md): URL name → (action, what was done).
+MORE = {
+    "escalate": (lifecycle.Action.ESCALATE, "Escalated"),
+    "reassign": (lifecycle.Action.REASSIGN, "Reassigned"),
+    "responders": (lifecycle.Action.ADD_RESPONDER, "Added a responder to"),
+    "notes": (lifecycle.Action.NOTE, "Added a note to"),
+}
+
+
+@action
+def incident_more(request: WebRequest, pk: int, name: str) -> HttpResponse:
+    """``POST /incidents/<id>/<escalate|reassign|responders|notes>/`` as the logged-in
+    person (fields ``to``, ``add``, ``text``); back to ``next``. A person or team that
+    is not one, or an empty or too long note, shows the page again (400)."""
+    incident = Incident.objects.filter(pk=pk).first()
+    if incident is None or name not in MORE or request.person is None:
+        raise Http404("No such incident or action.")
+    to: Person | Team | None = None
+    if name == "reassign":
+        to = rotation_selectors.person_by_reference(request.POST.get("to", ""))
+        if to is None:
+            return _refused(request, pk, "Pick the person to reassign it to.")
+    if name == "responders":
+        to = selectors.person_or_team(request.POST.get("add", ""))
+        if to is None:
+            return _refused(request, pk, "Pick a person or team to add.")
+    act, done = MORE[name]
+    try:
+        lifecycle.perform(
+            incident,
+            act,
+            by=request.person,
+            channel=CHANNEL,
+            to=to,
+            note=request.POST.get("text", "")[: lifecycle.NOTE_MAX + 1],
+        )
+    except lifecycle.InvalidTarget as error:
+        return _refused(request, pk, str(error))
+    except lifecycle.InvalidState as error:
+        messages.error(request, str(error))
+        return back(request, reverse("web-incident", args=[pk]))
+    whom = f" to {to}" if name == "reassign" else f": {to}" if to is not None else ""
+    messages.success(request, f"{done} #{pk}{whom}.")
+    return back(request, reverse("web-incident", args=[pk]))
+
+
+def _refused(request: WebRequest, pk: int, text: str) -> HttpResponse:
+    messages.error(request, text)
+    return _detail(request, pk, None, 400)

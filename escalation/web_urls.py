@@ -13,6 +13,10 @@ urlpatterns = [
         path(f"incidents/<int:pk>/{name}/", web.incident_action, {"name": name}, name=f"web-{name}")
         for name in web.DONE
     ),
+    *(
+        path(f"incidents/<int:pk>/{name}/", web.incident_more, {"name": name}, name=f"web-{name}")
+        for name in web.MORE
+    ),
     path("oncall/", web_overview.oncall_now, name="web-oncall"),
     path("coverage/", web_overview.coverage, name="web-coverage"),
     path("me/", web_overview.me, name="web-me"),

@@ -111,6 +111,11 @@ def app_config(
                 "schedule": timedelta(minutes=1),
                 "options": {"expires": 60},
             },
+            "swap-notices": {
+                "task": "rotations.tasks.resend_swap_notices",
+                "schedule": timedelta(minutes=1),
+                "options": {"expires": 60},
+            },
             "matrix-sweep": {
                 "task": "escalation.tasks.matrix_sweep",
                 "schedule": timedelta(seconds=15),

@@ -237,6 +237,20 @@ MATRIX_EDIT_INTERVAL_SECONDS = env.integer("MATRIX_EDIT_INTERVAL_SECONDS", 5, mi
 ZUUL_MQTT_URL = env.url("ZUUL_MQTT_URL", {"mqtt", "mqtts", "ws", "wss"})
 ZUUL_MQTT_TOPIC = env.text("ZUUL_MQTT_TOPIC", "zuul/#")
 
+# Sign-in with an identity provider (oncall/oidc.py, rotations/sign_in.py) -------------
+# Off unless OIDC_ISSUER is set; the client id and secret are then required.
+# Exactly as the provider's tokens name it (a trailing slash matters).
+OIDC_ISSUER = env.url("OIDC_ISSUER", {"http", "https"}) or ""
+OIDC_CLIENT_ID = env.text("OIDC_CLIENT_ID", "")
+OIDC_CLIENT_SECRET = env.text("OIDC_CLIENT_SECRET", "")
+if OIDC_ISSUER and not (OIDC_CLIENT_ID and OIDC_CLIENT_SECRET):
+    raise env.fail("OIDC_ISSUER", "OIDC_CLIENT_ID and OIDC_CLIENT_SECRET are needed with it")
+OIDC_PROVIDER_NAME = env.text("OIDC_PROVIDER_NAME", "")
+OIDC_SCOPES = env.text("OIDC_SCOPES", "openid email profile groups")
+OIDC_GROUPS_CLAIM = env.text("OIDC_GROUPS_CLAIM", "groups")
+OIDC_STAFF_GROUPS = env.items("OIDC_STAFF_GROUPS", [])
+OIDC_LEAD_GROUP_PREFIX = env.text("OIDC_LEAD_GROUP_PREFIX", "")
+
 # Feeds --------------------------------------------------------------------------
 ONCALL_FEED_DAYS_BACK = env.integer("ONCALL_FEED_DAYS_BACK", 60, minimum=0)
 ONCALL_FEED_DAYS_AHEAD = env.integer("ONCALL_FEED_DAYS_AHEAD", 400, minimum=1)

@@ -5,7 +5,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 
 from escalation import action_links, metrics, watch_views
 from oncall import views
-from rotations import feeds
+from rotations import feeds, oidc_views
 
 api_v1 = [
     path("", include("rotations.urls")),
@@ -20,7 +20,9 @@ urlpatterns = [
     path("hb/<str:token>/fail", watch_views.ping_fail, name="watch-ping-fail"),
     path("act/<str:action>/<str:token>/", action_links.confirm, name="incident-action"),
     path("admin/", admin.site.urls),
-    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
+    path("accounts/login/", oidc_views.LoginView.as_view(), name="login"),
+    path("accounts/oidc/login/", oidc_views.start, name="oidc-login"),
+    path("accounts/oidc/callback/", oidc_views.callback, name="oidc-callback"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("", include("escalation.web_urls")),
     path("", include("rotations.web_urls")),

@@ -21,8 +21,18 @@ from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
-from rotations import selectors, services
-from rotations.models import HandoffNotice, Override, Person, Rotation, RotationVersion, Team
+from rotations import selectors, services, windows
+from rotations.models import (
+    HandoffNotice,
+    Override,
+    Person,
+    Rotation,
+    RotationVersion,
+    Swap,
+    SwapMessage,
+    SwapNotice,
+    Team,
+)
 
 
 def nobody(person: object) -> str:
@@ -110,6 +120,12 @@ class RotationForm(forms.ModelForm):
     shift_days = forms.IntegerField(min_value=1, initial=14)
     handoff_time = forms.TimeField(initial="09:00")
     timezone = forms.CharField(initial="Europe/Berlin")
+    active_windows = forms.JSONField(
+        required=False,
+        initial=list,
+        help_text='Empty: always active. E.g. [{"days": ["mon", "fri"], "start": "09:00", '
+        '"end": "17:00"}] in the time zone; outside them nobody is on call.',
+    )
     effective_from = forms.DateField(
         help_text="New rotation: the date of the first handoff. Edit: the date the new "
         "definition starts (a future handoff); earlier shifts never change."
@@ -129,6 +145,7 @@ class RotationForm(forms.ModelForm):
                     shift_days=current.shift_days,
                     handoff_time=current.handoff_time,
                     timezone=current.timezone,
+                    active_windows=current.active_windows,
                 )
             upcoming = services.next_handoff(self.instance, timezone.now())
             self.initial["effective_from"] = upcoming.date() if upcoming else None
@@ -140,6 +157,14 @@ class RotationForm(forms.ModelForm):
         if unknown:
             raise ValidationError(f"Unknown people: {', '.join(unknown)}")
         return [people[h] for h in handles]
+
+    def clean_active_windows(self) -> tuple[windows.Window, ...]:
+        try:
+            return windows.parse(self.cleaned_data.get("active_windows") or [])
+        except windows.WindowError as error:
+            raise ValidationError(
+                [f"{k}: {' '.join(v)}" for k, v in error.errors.items()]
+            ) from None
 
     def clean(self) -> dict[str, Any]:
         """An edit must start in the future: refuse the whole form (name and team too)
@@ -163,13 +188,17 @@ class RotationForm(forms.ModelForm):
     def spec(self) -> services.ScheduleSpec:
         data = self.cleaned_data
         return services.ScheduleSpec(
-            data["members"], data["shift_days"], data["handoff_time"], data["timezone"]
+            data["members"],
+            data["shift_days"],
+            data["handoff_time"],
+            data["timezone"],
+            data.get("active_windows", ()),
         )
 
     def schedule_changed(self) -> bool:
         return any(
             name in self.changed_data
-            for name in ("members", "shift_days", "handoff_time", "timezone")
+            for name in ("members", "shift_days", "handoff_time", "timezone", "active_windows")
         )
 
 
@@ -184,6 +213,7 @@ class VersionInline(admin.TabularInline):
         "shift_days",
         "handoff_time",
         "timezone",
+        "windows",
         "created_at",
     )
     extra = 0
@@ -195,6 +225,10 @@ class VersionInline(admin.TabularInline):
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[RotationVersion]:
         return super().get_queryset(request).prefetch_related("members__person")
+
+    @admin.display(description="active windows")
+    def windows(self, version: RotationVersion) -> str:
+        return windows.describe(windows.parse(version.active_windows)) or "always"
 
     @admin.display(description="members in order")
     def member_list(self, version: RotationVersion) -> str:
@@ -339,4 +373,44 @@ class HandoffNoticeAdmin(admin.ModelAdmin):
     readonly_fields = [f.name for f in HandoffNotice._meta.fields]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+
+class SwapMessageInline(admin.TabularInline):
+    model = SwapMessage
+    extra = 0
+    can_delete = False
+    readonly_fields = ["event_id", "room"]
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class SwapNoticeInline(admin.TabularInline):
+    model = SwapNotice
+    extra = 0
+    can_delete = False
+    readonly_fields = ["event", "status", "attempts", "error", "created_at", "sent_at"]
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(Swap)
+class SwapAdmin(admin.ModelAdmin):
+    """The record of swaps (who asked, who took, approved, cancelled, when); read-only:
+    changes go through the API, the web page or the room, so the people hear of them."""
+
+    list_display = ["id", "rotation", "kind", "requester", "start", "end", "state", "taken_by"]
+    list_filter = ["state", "kind", "rotation"]
+    list_select_related = ["rotation", "requester", "taken_by"]
+    search_fields = ["requester__handle", "taken_by__handle", "rotation__slug", "note"]
+    date_hierarchy = "start"
+    readonly_fields = [f.name for f in Swap._meta.fields]
+    inlines = [SwapNoticeInline, SwapMessageInline]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False

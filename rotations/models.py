@@ -130,6 +130,12 @@ class RotationVersion(models.Model):
     handoff_time = models.TimeField()
     timezone = models.CharField(max_length=64, validators=[validate_timezone])
     offset = models.PositiveIntegerField(default=0)
+    active_windows = models.JSONField(
+        default=list,
+        blank=True,
+        help_text='Days and hours in the time zone, e.g. [{"days": ["mon", "tue"], '
+        '"start": "09:00", "end": "17:00"}]; outside them nobody is on call. Empty: always.',
+    )
     created_at = models.DateTimeField(default=now)
 
     class Meta:
@@ -243,3 +249,112 @@ class HandoffNotice(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.person} {self.rotation} {self.shift_start:%Y-%m-%d %H:%M}"
+
+
+class Swap(models.Model):
+    """A request to cover part of someone's shifts (``kind`` request) or a cover offered
+    the other way (``kind`` cover); once taken (and approved, where the team asks for it)
+    it is ``override`` for ``taken_by`` over [start, end). Rules: docs/rotations.md."""
+
+    class State(models.TextChoices):
+        OPEN = "open"
+        TAKEN = "taken"
+        APPROVED = "approved"
+        CANCELLED = "cancelled"
+
+    class Kind(models.TextChoices):
+        REQUEST = "request", "cover asked for by the person on call"
+        COVER = "cover", "cover offered by or for the person who covers"
+
+    rotation = models.ForeignKey(Rotation, on_delete=models.CASCADE, related_name="swaps")
+    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.REQUEST)
+    requester = models.ForeignKey(Person, on_delete=models.PROTECT, related_name="swaps_asked")
+    start = models.DateTimeField()
+    end = models.DateTimeField()
+    state = models.CharField(max_length=10, choices=State.choices, default=State.OPEN)
+    offered_to = models.ForeignKey(
+        Person,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="Only this person may take it (a cover proposed for them).",
+    )
+    taken_by = models.ForeignKey(
+        Person, null=True, blank=True, on_delete=models.PROTECT, related_name="swaps_taken"
+    )
+    note = models.CharField(max_length=500, blank=True)
+    override = models.OneToOneField(
+        Override, null=True, blank=True, on_delete=models.SET_NULL, related_name="swap"
+    )
+    created_at = models.DateTimeField(default=now)
+    taken_at = models.DateTimeField(null=True, blank=True)
+    approved_by = models.ForeignKey(
+        Person, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    approved_at = models.DateTimeField(null=True, blank=True)
+    cancelled_by = models.ForeignKey(
+        Person, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        constraints = [
+            models.CheckConstraint(condition=Q(end__gt=F("start")), name="swap_end_after_start"),
+        ]
+        indexes = [
+            # The overlap check: a rotation's live (not cancelled) swaps ending after a time.
+            models.Index(
+                fields=["rotation", "end"],
+                condition=~Q(state="cancelled"),
+                name="swap_live_by_end",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.requester} {self.rotation} {self.start:%Y-%m-%d} ({self.state})"
+
+
+class SwapMessage(models.Model):
+    """A chat message announcing an open swap (a Matrix event id), so a reaction on it
+    takes the swap."""
+
+    swap = models.ForeignKey(Swap, on_delete=models.CASCADE, related_name="messages")
+    event_id = models.CharField(max_length=255, unique=True)
+    room = models.CharField(max_length=255)
+
+    def __str__(self) -> str:
+        return f"{self.event_id} → #{self.swap_id}"
+
+
+class SwapNotice(models.Model):
+    """The notices of one change of a swap (e-mails and room messages), written with the
+    change, sent by a task; the beat sends any the broker lost (``rotations.swap_notices``)."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        SENT = "sent"
+        FAILED = "failed"
+
+    swap = models.ForeignKey(Swap, on_delete=models.CASCADE, related_name="notices")
+    event = models.CharField(max_length=10)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=now)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["swap", "event"], name="one_notice_per_swap_event"),
+        ]
+        indexes = [
+            # The beat's query: pending notices by age.
+            models.Index(
+                fields=["created_at"], condition=Q(status="pending"), name="swap_notice_pending"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.swap_id} {self.event} ({self.status})"

@@ -37,13 +37,23 @@ STARTED_GRACE = timedelta(minutes=30)
 HANDOFF_HOOKS: list[Callable[[HandoffNotice], None]] = []
 
 
-def _handoffs(shifts: list[schedule.Shift]) -> list[schedule.Shift]:
-    """Shifts that start a new person's duty (not a continuation of the same person)."""
+# How far back to look for the piece an active window's opening continues: pieces of
+# one turn are less than a week apart.
+WINDOW_LOOK_BACK = timedelta(days=8)
+
+
+def _handoffs(
+    loaded: selectors.LoadedRotation, shifts: list[schedule.Shift]
+) -> list[schedule.Shift]:
+    """Shifts that start a new person's duty: not a continuation of the same person, be it
+    right after the previous piece or after time outside the active windows (a turn of
+    Mon–Fri 09:00–17:00 is one handoff, not five)."""
     return [
         s
         for prev, s in zip([None, *shifts], shifts, strict=False)
         if s.person is not None
         and not (prev and schedule.same(prev.person, s.person) and prev.end == s.start)
+        and not loaded.resumes(prev, s)
     ]
 
 
@@ -53,8 +63,10 @@ def due_notices(now: datetime) -> list[tuple[Rotation, schedule.Shift, HandoffNo
     # One microsecond wider, so the shift before each handoff is there to compare with.
     start, end = now - STARTED_GRACE - schedule.EPSILON, now + lead + schedule.EPSILON
     due = []
-    for loaded in selectors.load(Rotation.objects.all(), (start, end)):
-        for shift in _handoffs(loaded.shifts(start, end)):
+    for loaded in selectors.load(Rotation.objects.all(), (start - WINDOW_LOOK_BACK, end)):
+        windowed = any(d.windows for d in loaded.versions)
+        shifts = loaded.shifts(start - WINDOW_LOOK_BACK if windowed else start, end)
+        for shift in _handoffs(loaded, shifts):
             if now < shift.start <= now + lead:
                 due.append((loaded.rotation, shift, HandoffNotice.Kind.UPCOMING))
             elif now - STARTED_GRACE <= shift.start <= now:

@@ -3,16 +3,22 @@
 Nothing here touches the database. A rotation is a list of ``Definition``s
 (its effective-dated versions) plus ``OverrideSpec``s; ``final_shifts`` turns
 them into the schedule and ``oncall_at`` answers "who is on call at t". The
-rules are written down in docs/rotations.md.
+rules are written down in docs/rotations.md. A version's active windows
+(``rotations.windows``) clip its shifts: outside them the rotation has nobody on
+call, and that is no gap; overrides still apply everywhere.
 """
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
+
+from rotations import windows as active_windows
+from rotations.windows import Window
 
 EPSILON = timedelta(microseconds=1)
 
@@ -36,6 +42,11 @@ class Definition:
     members: tuple[PersonLike, ...]
     offset: int = 0
     changed_at: datetime | None = None
+    windows: tuple[Window, ...] = ()  # empty: always active
+
+    def active(self, start: datetime, end: datetime) -> list[tuple[datetime, datetime]]:
+        """The parts of [start, end) inside the version's active windows, merged."""
+        return active_windows.active(self.windows, self.tz, start, end)
 
     def handoff(self, k: int) -> datetime:
         """The UTC instant of handoff ``k`` (0 = the first): local wall-clock time, so it
@@ -157,8 +168,9 @@ def _bounds(versions: Sequence[Definition]) -> list[tuple[Definition, datetime, 
     ]
 
 
-def base_shifts(versions: Sequence[Definition], start: datetime, end: datetime) -> list[Shift]:
-    """The rotation's own shifts overlapping [start, end), whole (not clipped), no overrides.
+def slots(versions: Sequence[Definition], start: datetime, end: datetime) -> list[Shift]:
+    """The rotation's turns overlapping [start, end), whole, ignoring active windows and
+    overrides: whose turn it is, which is what handoffs and edits follow.
 
     Before the first version's first handoff there are none; gaps (no active member)
     are shifts whose ``person`` is None.
@@ -177,6 +189,66 @@ def base_shifts(versions: Sequence[Definition], start: datetime, end: datetime) 
                 cut_by = bounds[i + 1][0].changed_at
                 pieces[-1] = replace(pieces[-1], changed_at=_latest(pieces[-1].changed_at, cut_by))
             shifts.extend(pieces)
+    return [s for s in shifts if s.end > start and s.start < end]
+
+
+def active_spans(
+    versions: Sequence[Definition], start: datetime, end: datetime
+) -> list[tuple[datetime, datetime]]:
+    """The parts of [start, end) in which the rotation means to have somebody on call:
+    inside each version's active windows while it is in force, and all of the time
+    before the first version (where nobody on call is a gap)."""
+    spans: list[tuple[datetime, datetime]] = []
+    cursor = start
+    for d, begins, ends in _bounds(versions):
+        lo, hi = max(start, begins), end if ends is None else min(end, ends)
+        if lo >= hi:
+            continue
+        if cursor < lo:
+            spans.append((cursor, lo))
+        spans.extend(d.active(lo, hi))
+        cursor = max(cursor, hi)
+    if cursor < end:  # no version in force in [start, end): before the first one
+        spans.append((cursor, end))
+    merged: list[tuple[datetime, datetime]] = []
+    for lo, hi in spans:
+        if merged and lo <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], hi))
+        else:
+            merged.append((lo, hi))
+    return merged
+
+
+def version_at(versions: Sequence[Definition], at: datetime) -> Definition | None:
+    """The version in force at ``at`` (None before the first one)."""
+    found = [d for d, b, e in _bounds(versions) if b <= at and (e is None or at < e)]
+    return found[0] if found else None
+
+
+def base_shifts(versions: Sequence[Definition], start: datetime, end: datetime) -> list[Shift]:
+    """The rotation's own shifts overlapping [start, end), whole (not clipped to the
+    window), no overrides: the turns of ``slots`` cut to the active windows of their
+    version, so one turn may become several pieces of the same person."""
+    turns = slots(versions, start, end)
+    if not turns or not any(d.windows for d in versions):
+        return turns
+    bounds = _bounds(versions)
+    # Each version's windows are placed once over the turns' whole range, not per turn.
+    lo, hi = turns[0].start, max(t.end for t in turns)
+    spans = {id(d): d.active(max(lo, b), hi if e is None else min(hi, e)) for d, b, e in bounds}
+    shifts: list[Shift] = []
+    for turn in turns:
+        d = next(d for d, b, e in bounds if b <= turn.start and (e is None or turn.start < e))
+        if not d.windows:
+            shifts.append(turn)
+            continue
+        ours = spans[id(d)]
+        first = bisect_right(ours, (turn.start, turn.start)) - 1
+        for a, b in ours[max(first, 0) :]:
+            if a >= turn.end:
+                break
+            if b > turn.start:
+                shifts.append(replace(turn, start=max(a, turn.start), end=min(b, turn.end)))
     return [s for s in shifts if s.end > start and s.start < end]
 
 
@@ -245,7 +317,9 @@ def oncall_at(
     overrides: Sequence[OverrideSpec],
     at: datetime,
 ) -> OnCall:
-    """Who is on call at ``at``: primary None before the first handoff or in a gap.
+    """Who is on call at ``at``: primary None before the first handoff, in a gap, or
+    outside the version's active windows (where an override still puts its person on
+    call, with the override's own backup only).
 
     The backup is the next active member after the rotation's own primary; an override
     changes it only when it names a backup (and never makes the primary their own backup).

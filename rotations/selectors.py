@@ -11,7 +11,7 @@ from typing import Any
 
 from django.db.models import Prefetch, Q, QuerySet, prefetch_related_objects
 
-from rotations import schedule
+from rotations import schedule, windows
 from rotations.models import Override, Person, Rotation, RotationMember, RotationVersion
 
 
@@ -27,6 +27,20 @@ class LoadedRotation:
     def oncall(self, at: datetime) -> schedule.OnCall:
         return schedule.oncall_at(self.versions, self.overrides, at)
 
+    def active(self, start: datetime, end: datetime) -> list[tuple[datetime, datetime]]:
+        """Where the rotation means to have somebody on call (its active windows)."""
+        return schedule.active_spans(self.versions, start, end)
+
+    def resumes(self, before: schedule.Shift | None, shift: schedule.Shift) -> bool:
+        """``shift`` goes on with ``before``'s duty after time outside the active windows
+        only (Tuesday 09:00 after Monday 17:00 of the same turn): no new handoff."""
+        return (
+            before is not None
+            and schedule.same(before.person, shift.person)
+            and before.end < shift.start
+            and not self.active(before.end, shift.start)
+        )
+
 
 def definition(version: RotationVersion) -> schedule.Definition:
     """A version as the schedule sees it; its members must be prefetched."""
@@ -38,6 +52,7 @@ def definition(version: RotationVersion) -> schedule.Definition:
         members=tuple(m.person for m in version.members.all()),
         offset=version.offset,
         changed_at=version.created_at,
+        windows=windows.parse(version.active_windows),
     )
 
 
@@ -145,6 +160,7 @@ class RotationNow:
     rotation: Rotation
     oncall: schedule.OnCall
     upcoming: list[schedule.Shift]
+    off_hours: bool = False  # outside the rotation's active windows now
 
 
 def rotations_now(
@@ -154,11 +170,18 @@ def rotations_now(
     ahead: timedelta = timedelta(weeks=16),
 ) -> list[RotationNow]:
     """Each rotation's on-call answer at ``now`` and its next ``handoffs`` shifts within
-    ``ahead`` (gaps included, person None). Four queries whatever the number."""
+    ``ahead`` (gaps included, person None; a piece that only resumes the same person's
+    duty after off hours is no handoff). Four queries whatever the number."""
     found = []
     for item in load(rotations, (now, now + ahead)):
-        later = [s for s in item.shifts(now, now + ahead) if s.start > now]
-        found.append(RotationNow(item.rotation, item.oncall(now), later[:handoffs]))
+        shifts = item.shifts(now, now + ahead)
+        later = [
+            s
+            for before, s in zip([None, *shifts], shifts, strict=False)
+            if s.start > now and not item.resumes(before, s)
+        ]
+        off = not item.active(now, now + schedule.EPSILON)
+        found.append(RotationNow(item.rotation, item.oncall(now), later[:handoffs], off))
     return found
 
 

@@ -9,7 +9,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from oncall.api.fields import ModelSerializer
-from rotations import schedule, services
+from rotations import schedule, services, windows
 from rotations.models import Override, Person, Rotation, Team, validate_timezone
 
 
@@ -134,12 +134,44 @@ class TeamSerializer(FeedUrlsMixin, ModelSerializer):
         ]
 
 
+@extend_schema_field(
+    {
+        "type": "array",
+        "items": {
+            "type": "object",
+            "required": ["days", "start", "end"],
+            "properties": {
+                "days": {
+                    "type": "array",
+                    "minItems": 1,
+                    "items": {"type": "string", "enum": list(windows.DAYS)},
+                },
+                "start": {"type": "string", "example": "09:00"},
+                "end": {"type": "string", "example": "17:00"},
+            },
+        },
+        "description": "Days and HH:MM hours in the rotation's time zone in which somebody "
+        "is on call; an end at or before the start runs into the next day. Empty: always.",
+    }
+)
+class WindowsField(serializers.Field):
+    """``active_windows``: checked as a whole in the serializer's ``validate`` so each
+    problem is keyed by its path (``active_windows[1].start``)."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        return data
+
+    def to_representation(self, value: Any) -> Any:
+        return windows.dump(windows.parse(value))
+
+
 class VersionSerializer(serializers.Serializer):
     effective_from = serializers.DateField()
     members = serializers.SerializerMethodField()
     shift_days = serializers.IntegerField()
     handoff_time = HHMM
     timezone = serializers.CharField()
+    active_windows = WindowsField()
 
     def get_members(self, version: Any) -> list[str]:
         return [m.person.handle for m in version.members.all()]
@@ -162,9 +194,10 @@ class RotationSerializer(FeedUrlsMixin, ModelSerializer):
         allow_null=True,
         help_text="Date of the first handoff under this definition; edits only.",
     )
+    active_windows = WindowsField(required=False)
     versions = VersionSerializer(many=True, read_only=True)
 
-    SCHEDULE_FIELDS = ("members", "shift_days", "handoff_time", "timezone")
+    SCHEDULE_FIELDS = ("members", "shift_days", "handoff_time", "timezone", "active_windows")
 
     class Meta:
         model = Rotation
@@ -176,6 +209,7 @@ class RotationSerializer(FeedUrlsMixin, ModelSerializer):
             "shift_days",
             "handoff_time",
             "timezone",
+            "active_windows",
             "start",
             "effective_from",
             "versions",
@@ -191,6 +225,14 @@ class RotationSerializer(FeedUrlsMixin, ModelSerializer):
             fields["start"].read_only = True
         return fields
 
+    def validate(self, data: dict[str, Any]) -> dict[str, Any]:
+        if "active_windows" in data:
+            try:
+                data["active_windows"] = windows.parse(data["active_windows"])
+            except windows.WindowError as error:
+                raise serializers.ValidationError(error.errors) from None
+        return data
+
     def to_representation(self, rotation: Rotation) -> dict[str, Any]:
         data: dict[str, Any] = {
             "slug": rotation.slug,
@@ -205,6 +247,7 @@ class RotationSerializer(FeedUrlsMixin, ModelSerializer):
                 shift_days=current.shift_days,
                 handoff_time=current.handoff_time.strftime("%H:%M"),
                 timezone=current.timezone,
+                active_windows=windows.dump(windows.parse(current.active_windows)),
                 start=versions[0].effective_from.isoformat(),
                 effective_from=current.effective_from.isoformat(),
             )
@@ -215,7 +258,11 @@ class RotationSerializer(FeedUrlsMixin, ModelSerializer):
 
     def create(self, data: dict[str, Any]) -> Rotation:
         spec = services.ScheduleSpec(
-            data["members"], data["shift_days"], data["handoff_time"], data["timezone"]
+            data["members"],
+            data["shift_days"],
+            data["handoff_time"],
+            data["timezone"],
+            data.get("active_windows", ()),
         )
         return services.create_rotation(
             slug=data["slug"],
@@ -238,6 +285,7 @@ class RotationSerializer(FeedUrlsMixin, ModelSerializer):
                 data.get("shift_days", current.shift_days),
                 data.get("handoff_time", current.handoff_time),
                 data.get("timezone", current.timezone),
+                data.get("active_windows", windows.parse(current.active_windows)),
             )
             services.edit_schedule(rotation, spec, data.get("effective_from"))
         return (

@@ -15,8 +15,17 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from rotations import schedule, selectors
-from rotations.models import Override, Person, Rotation, RotationMember, RotationVersion, Team
+from rotations import schedule, selectors, windows
+from rotations.models import (
+    Override,
+    Person,
+    Rotation,
+    RotationMember,
+    RotationVersion,
+    Swap,
+    Team,
+)
+from rotations.windows import Window
 
 
 @dataclass(frozen=True)
@@ -27,6 +36,7 @@ class ScheduleSpec:
     shift_days: int
     handoff_time: time
     timezone: str
+    windows: tuple[Window, ...] = ()  # active windows; empty: always active
 
 
 def _check(spec: ScheduleSpec) -> None:
@@ -51,6 +61,7 @@ def _add_version(
         handoff_time=spec.handoff_time,
         timezone=spec.timezone,
         offset=offset,
+        active_windows=windows.dump(spec.windows),
     )
     RotationMember.objects.bulk_create(
         RotationMember(version=version, person=person, position=i)
@@ -73,7 +84,7 @@ def create_rotation(
 def next_handoff(rotation: Rotation, after: datetime) -> datetime | None:
     """The first base handoff strictly after ``after`` (None for a rotation without versions)."""
     loaded = selectors.load_one(rotation, (after, after))
-    shifts = schedule.base_shifts(loaded.versions, after, after + schedule.EPSILON)
+    shifts = schedule.slots(loaded.versions, after, after + schedule.EPSILON)
     if shifts:
         return shifts[0].end
     versions = [v for v in loaded.versions if v.handoff(0) > after]
@@ -88,7 +99,8 @@ def edit_schedule(
     *,
     now: datetime | None = None,
 ) -> RotationVersion:
-    """Change members, shift length, handoff time or zone from ``effective_from`` on.
+    """Change members, shift length, handoff time, zone or active windows from
+    ``effective_from`` on.
 
     ``effective_from`` is the date of the first handoff under the new definition and
     must not be in the past; it defaults to the date of the next handoff, so the shift
@@ -116,7 +128,7 @@ def edit_schedule(
         )
     RotationVersion.objects.filter(rotation=rotation, effective_from__gte=effective_from).delete()
     loaded = selectors.load_one(rotation, (begins, begins))
-    before = schedule.base_shifts(loaded.versions, begins - schedule.EPSILON, begins)
+    before = schedule.slots(loaded.versions, begins - schedule.EPSILON, begins)
     previous = before[0].person if before else None
     positions = [i for i, p in enumerate(spec.members) if schedule.same(p, previous)]
     offset = (positions[0] + 1) % len(spec.members) if positions else 0
@@ -151,3 +163,11 @@ def delete_override(override: Override) -> None:
     Override.objects.filter(pk=override.pk, deleted_at__isnull=True).update(
         deleted_at=timezone.now()
     )
+
+
+def live_swap_of(override: Override) -> Swap | None:
+    """The taken or approved swap that made ``override``: it is undone through the swap
+    (``swap_services.cancel``), so both people hear of it."""
+    return Swap.objects.filter(
+        override=override, state__in=[Swap.State.TAKEN, Swap.State.APPROVED]
+    ).first()

@@ -17,6 +17,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from oncall.api.auth import request_scopes
+from oncall.api.errors import ApiError
 from oncall.api.params import InstantFilter, time_param
 from oncall.models import Scope
 from rotations import feeds, selectors, services
@@ -164,6 +165,14 @@ class OverrideViewSet(viewsets.ModelViewSet):
         )
 
     def perform_destroy(self, instance: Override) -> None:
+        swap = services.live_swap_of(instance)
+        if swap is not None:
+            raise ApiError(
+                409,
+                "conflict",
+                f"This override is swap #{swap.pk}: cancel the swap "
+                f"(POST /api/v1/swaps/{swap.pk}/cancel/), so both people hear of it.",
+            )
         services.delete_override(instance)
 
 

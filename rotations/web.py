@@ -15,7 +15,16 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 
-from rotations import acting, feeds, schedule, selectors, services
+from rotations import (
+    acting,
+    feeds,
+    schedule,
+    selectors,
+    services,
+    swap_services,
+    web_swaps,
+    windows,
+)
 from rotations.models import Override, Person, Rotation
 from rotations.pages import WebRequest, action, back, page
 
@@ -124,6 +133,7 @@ def _page(request: WebRequest, rotation: Rotation, form: OverrideForm, status: i
     end = start + timedelta(weeks=weeks)
     loaded = selectors.load_one(rotation, (start, end))
     shifts = loaded.shifts(start, end)
+    version = schedule.version_at(loaded.versions, now)
     overrides = Override.objects.filter(
         rotation=rotation, deleted_at__isnull=True, end__gt=now
     ).select_related("person", "backup")
@@ -134,22 +144,35 @@ def _page(request: WebRequest, rotation: Rotation, form: OverrideForm, status: i
         "end": end,
         "now_left": _percent(now, start, end),
         "oncall": loaded.oncall(now),
+        "active_now": bool(loaded.active(now, now + schedule.EPSILON)),
+        "windows": windows.describe(version.windows) if version else "",
+        "windows_zone": str(version.tz) if version else "",
+        "next_shift": next((s for s in shifts if s.start > now and s.person), None),
         "lanes": lanes(shifts, start, end),
         "ticks": day_ticks(start, end, weeks),
         "shifts": shifts,
         "gaps": [s for s in shifts if s.person is None],
         "overrides": overrides,
-        "form": _choices(request, form),
+        "form": _choices(request, form, rotation),
         "rotation_feed": _urls(rotation),
         "person_feed": _urls(request.person) if request.person else None,
         "timezone_name": str(tz),
+        "may_assign": may_assign(request, rotation),
+        **web_swaps.context(request, rotation, shifts),
     }
     return render(request, "rotations/web/rotation.html", context, status=status)
 
 
-def _choices(request: WebRequest, form: OverrideForm) -> OverrideForm:
-    """Offer a login the people it may act as: anyone for staff, else itself."""
-    if not request.user.is_staff and request.person is not None:
+def may_assign(request: WebRequest, rotation: Rotation) -> bool:
+    """Whether the login may put anyone on call in the rotation: staff and team leads;
+    everyone else covers only themselves (nobody is put on call without their own
+    action or a lead's)."""
+    return bool(request.user.is_staff) or swap_services.is_lead(request.person, rotation)
+
+
+def _choices(request: WebRequest, form: OverrideForm, rotation: Rotation) -> OverrideForm:
+    """Offer a login the people it may act as: anyone for staff and leads, else itself."""
+    if not may_assign(request, rotation) and request.person is not None:
         field = form.fields["person"]
         field.queryset = field.queryset.filter(pk=request.person.pk)  # type: ignore[attr-defined]
     return form
@@ -176,15 +199,17 @@ def rotation(request: WebRequest, slug: str) -> HttpResponse:
 def create_override(request: WebRequest, slug: str) -> HttpResponse:
     """``POST /rotations/<slug>/overrides/``: through ``services.create_override``; a bad
     form shows the page again with its errors (400), and so does naming someone else
-    without staff rights (403: a login acts only as its own person, rotations.acting)."""
+    without being staff or a lead of the rotation's team (403: a login acts only as its
+    own person, rotations.acting)."""
     found = get_object_or_404(Rotation.objects.select_related("team"), slug=slug)
     form = OverrideForm(request.POST)
     if form.is_valid():
         data = form.cleaned_data
         try:
-            acting.act_as(acting.actor(request), data["person"])
+            if not may_assign(request, found):
+                acting.act_as(acting.actor(request), data["person"])
         except acting.ActingDenied as error:
-            form.add_error("person", str(error))
+            form.add_error("person", f"{error} Team leads may put others on call too.")
             return _page(request, found, form, 403)
         try:
             services.create_override(
@@ -210,14 +235,25 @@ def create_override(request: WebRequest, slug: str) -> HttpResponse:
 def delete_override(request: WebRequest, slug: str, pk: int) -> HttpResponse:
     """``POST /rotations/<slug>/overrides/<id>/delete/``: the covering person's own, or
     anyone's for staff."""
-    override = Override.objects.filter(pk=pk, rotation__slug=slug, deleted_at__isnull=True).first()
+    override = (
+        Override.objects.select_related("rotation__team", "person")
+        .filter(pk=pk, rotation__slug=slug, deleted_at__isnull=True)
+        .first()
+    )
     if override is None:
         raise Http404("No such override.")
     try:
-        acting.act_as(acting.actor(request), override.person)
+        if not may_assign(request, override.rotation):
+            acting.act_as(acting.actor(request), override.person)
     except acting.ActingDenied:
-        messages.error(request, f"Only {override.person} or staff can delete this override.")
+        messages.error(
+            request, f"Only {override.person}, a team lead or staff can delete this override."
+        )
         return back(request, reverse("web-rotation", args=[slug]))
+    swap = services.live_swap_of(override)
+    if swap is not None:
+        messages.error(request, f"This override is swap #{swap.pk}: undo the swap instead.")
+        return back(request, reverse("web-rotation", args=[slug]) + "#swaps")
     services.delete_override(override)
     messages.success(request, f"Deleted the override of {override.person}.")
     return back(request, reverse("web-rotation", args=[slug]))

@@ -2,7 +2,8 @@
 # Installs the real peers the tests talk to, when they are missing: Debian's
 # prometheus-alertmanager, prometheus (the /metrics test scrapes with it; promtool checks
 # docs/prometheus-rules.yml), mosquitto (MQTT broker and clients), openssl and node/npm
-# (ical.js, the parser Thunderbird uses) and chromium (the web UI's browser tests drive
+# (ical.js, the parser Thunderbird uses; oidc-provider, the sign-in tests' identity
+# provider, installed by scripts/oidc-provider-env.sh) and chromium (the web UI's browser tests drive
 # /usr/bin/chromium with Playwright). Fails with a clear message when it cannot.
 set -euo pipefail
 

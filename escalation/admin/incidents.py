@@ -21,7 +21,7 @@ from django.utils import timezone
 from django.utils.text import Truncator
 
 from escalation import selectors as escalation_selectors
-from escalation.models import Incident, Notification, Occurrence, TimelineEntry
+from escalation.models import Incident, Notification, Occurrence, Responder, TimelineEntry
 from escalation.services import lifecycle
 from rotations import selectors
 
@@ -100,6 +100,15 @@ class NotificationInline(ReadOnlyInline):
         return super().get_queryset(request).select_related("person")
 
 
+class ResponderInline(ReadOnlyInline):
+    model = Responder
+    fields = readonly_fields = ("person", "team", "added_by", "added_at")
+    ordering = ["added_at", "pk"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Responder]:
+        return super().get_queryset(request).select_related("person", "team", "added_by")
+
+
 class OccurrenceInline(ReadOnlyInline):
     model = Occurrence
     fields = readonly_fields = ("received_at", "occurred_at", "delivery_key", "report")
@@ -146,7 +155,7 @@ class IncidentAdmin(admin.ModelAdmin):
     search_fields = ["repo", "job", "summary", "dedup_key"]
     date_hierarchy = "last_seen"
     ordering = ["-last_seen"]
-    inlines = [TimelineInline, NotificationInline, OccurrenceInline]
+    inlines = [ResponderInline, TimelineInline, NotificationInline, OccurrenceInline]
     actions = [
         "claim_selected",
         "resolve_selected",

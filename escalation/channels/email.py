@@ -2,7 +2,7 @@
 
 Text and HTML bodies come from templates (``escalation/email/``); the HTML one
 escapes every piece of incident data. People paged for an incident get signed action
-links (claim, mute 1 h, mute 1 day, resolve); provider contacts get forwarded
+links (claim, mute 1 h, mute 1 day, resolve, escalate now); provider contacts get forwarded
 failures and recoveries worded for an outside party, without links.
 
 Threading: each message's ``Message-ID`` is derived from its first notification row
@@ -33,7 +33,7 @@ from escalation.links import action_url
 from escalation.models import Incident, Installation, Notification
 from oncall import mail
 
-PERSON_KINDS = {"page", "repage", "claim_reminder"}
+PERSON_KINDS = {"page", "repage", "claim_reminder", "assigned", "responder"}
 FORWARD_KINDS = {"forward", "forward_resolved"}
 #: (label, action, minutes) of the links a paged person gets.
 LINKS = [
@@ -41,6 +41,7 @@ LINKS = [
     ("Mute 1 hour", "mute", 60),
     ("Mute 1 day", "mute", 60 * 24),
     ("Resolve", "resolve", None),
+    ("Escalate now", "escalate", None),
 ]
 _MESSAGE_ID = re.compile(r"^<[^<>\s@]+@[^<>\s@]+>$")
 
@@ -82,6 +83,10 @@ def _headline(notification: Notification, incident: Incident) -> str:
         return "You claimed this CI failure and it is not resolved yet"
     if kind == "fallback":
         return "Nobody on call could be paged for this CI failure"
+    if kind == "assigned":
+        return "This CI failure was assigned to you"
+    if kind == "responder":
+        return "You were asked to help with this CI failure"
     return "This CI failure needs you"
 
 
@@ -149,6 +154,8 @@ def _items(batch: list[Notification], address: str) -> list[Item]:
         if person is not None and notification.kind in PERSON_KINDS:
             for label, action, minutes in LINKS:
                 if action == "claim" and incident.state != "open":
+                    continue
+                if action == "escalate" and not (incident.policy or {}).get("steps"):
                     continue
                 item.links.append((label, action_url(notification, person, action, minutes)))
         items.append(item)

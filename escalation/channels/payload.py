@@ -49,6 +49,7 @@ FIELDS = [
     "owned",
     "pages",
     "forwarded_to",
+    "responders",
 ]
 
 
@@ -92,5 +93,14 @@ def incident(item: Incident, now: datetime) -> dict[str, Any]:
         "responsible": [person(p) for p in people],
         "escalation": escalation,
         "forwarded_to": [contact.slug for contact in item.forwarded_to.all()],
+        "responders": [
+            {
+                "person": person(r.person),
+                "team": r.team.slug if r.team else None,
+                "added_by": person(r.added_by),
+                "added_at": when(r.added_at),
+            }
+            for r in item.responders.all()
+        ],
     }
     return {name: computed[name] if name in computed else getattr(item, name) for name in FIELDS}

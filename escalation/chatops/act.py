@@ -19,8 +19,18 @@ def known(matrix_id: str) -> Person | None:
     return Person.objects.filter(matrix_id=matrix_id, active=True).first()
 
 
+VERBS: dict[str, str] = {
+    lifecycle.Action.ADD_RESPONDER: "add a responder to",
+    lifecycle.Action.NOTE: "note on",
+}
+#: Chat words for actions whose name in ``lifecycle.Action`` differs.
+ALIASES = {"responder": lifecycle.Action.ADD_RESPONDER}
+
+
 def act(action: str, incident: Incident, person: Person, **options: Any) -> tuple[bool, str]:
-    """Do ``action`` for ``person``; (done, what to say in the thread)."""
+    """Do ``action`` for ``person``; (done, what to say in the thread). Options:
+    ``seconds`` of a mute, ``to`` of a reassign or responder, ``text`` of a note."""
+    action = ALIASES.get(action, action)
     if action not in lifecycle.Action.values:
         return False, f"Unknown action {action!r}."
     if (
@@ -33,15 +43,34 @@ def act(action: str, incident: Incident, person: Person, **options: Any) -> tupl
     if action == lifecycle.Action.MUTE:
         seconds = options.get("seconds") or settings.MATRIX_MUTE_SECONDS
         until = timezone.now() + timedelta(seconds=seconds)
+    to, text = options.get("to"), options.get("text", "")
     try:
-        lifecycle.perform(incident, action, by=person, channel="matrix", until=until)
+        lifecycle.perform(
+            incident, action, by=person, channel="matrix", until=until, to=to, note=text
+        )
     except lifecycle.InvalidMute as error:
         return False, f"Cannot mute #{incident.pk}: {error}"
+    except lifecycle.InvalidTarget as error:
+        return False, f"Cannot {VERBS.get(action, action)} #{incident.pk}: {error}"
     except lifecycle.InvalidState as error:
         incident = error.incident
+        if error.reason:
+            return False, str(error)
         holder = f" by {incident.claimed_by.name}" if incident.claimed_by else ""
         return False, f"Cannot {action} #{incident.pk}: it is {incident.state}{holder}."
+    if action in _MORE:
+        return True, _MORE[lifecycle.Action(action)].format(
+            person=person.name, pk=incident.pk, to=to, text=text.strip()[:300]
+        )
     return True, _done(lifecycle.Action(action), incident, person, until)
+
+
+_MORE = {
+    lifecycle.Action.ESCALATE: "⬆️ {person} escalated #{pk}: the next step is paged now.",
+    lifecycle.Action.REASSIGN: "👉 {person} reassigned #{pk} to {to}, who is paged now.",
+    lifecycle.Action.ADD_RESPONDER: "🙋 {person} added {to} as a responder on #{pk}.",
+    lifecycle.Action.NOTE: "📝 {person} on #{pk}: {text}",
+}
 
 
 def _done(action: lifecycle.Action, incident: Incident, person: Person, until: Any) -> str:

@@ -1,5 +1,7 @@
 """Text commands in a room: ``!oncall [repo]``, ``!claim N``, ``!resolve N``,
-``!unclaim N``, ``!mute N 2h``, ``!topic``, ``!help``.
+``!unclaim N``, ``!mute N 2h``, ``!escalate N``, ``!reassign N who``,
+``!responder N who``, ``!note N text``, ``!topic``, ``!help``; swaps (``!swap``,
+``!take``, ``!cover``) are done by ``chatops.swaps``.
 
 Actions are confirmed in the incident's thread; answers go in reply to the command.
 """
@@ -14,11 +16,15 @@ from typing import Any, Protocol
 from django.db import transaction
 from django.utils import timezone
 
+from escalation import selectors
 from escalation.channels.matrix import channel, render, topic
 from escalation.channels.matrix.client import MatrixError
+from escalation.chatops import swaps
 from escalation.chatops.act import act, known
 from escalation.models import Incident, MatrixEvent, Repo
 from escalation.services import lifecycle
+from rotations.models import Person, Team
+from rotations.selectors import person_by_reference
 
 
 class Listener(Protocol):
@@ -33,11 +39,18 @@ log = logging.getLogger(__name__)
 
 HELP = (
     "Commands: !oncall [repo] — who is on call (for a repo) · !claim N · !resolve N · "
-    "!unclaim N · !mute N 2h (m, h, d, w) · !topic — refresh the room topic · !help. "
-    "Or react on an incident message: {reactions}."
+    "!unclaim N · !mute N 2h (m, h, d, w) · !escalate N — page the next step now · "
+    "!reassign N @who — claim it for them and page them · !responder N who — page a "
+    "person or team to help · !note N text — on the timeline · "
+    "!topic — refresh the room topic · !help. "
+    "Or react on an incident message: {reactions}. Swaps: !swap 2026-12-10..2026-12-17 — "
+    "ask for cover (handoff days) · !take N (or react ✅ on it) · !cover [@who] 2w."
 )
 DURATION = re.compile(r"^(\d+)\s*([mhdw])$")
+SWAPS = ("swap", "take", "cover")
 UNITS = {"m": 60, "h": 3600, "d": 86400, "w": 604800}
+ACTIONS = ("claim", "resolve", "unclaim", "mute", "escalate", "reassign", "responder", "note")
+USAGE = {"mute": " 2h", "reassign": " @who", "responder": " who", "note": " text"}
 
 
 def duration(text: str) -> timedelta | None:
@@ -54,7 +67,7 @@ def run(listener: Listener, room_id: str, event: dict[str, Any], body: str) -> b
     """Handle one command message; True when it changed an incident."""
     words = body.strip().split()
     name, args = words[0][1:].lower(), words[1:]
-    if name not in ("oncall", "claim", "resolve", "unclaim", "mute", "topic", "help"):
+    if name not in ("oncall", "topic", "help", *ACTIONS, *SWAPS):
         return False
     if not listener.record(room_id, event, MatrixEvent.Kind.COMMAND, text=body[:500]):
         return False
@@ -75,10 +88,16 @@ def run(listener: Listener, room_id: str, event: dict[str, Any], body: str) -> b
     if person is None:
         log.info("matrix: %s sent %r; not a known person", sender, body[:100])
         return _answer(listener, room_id, event, f"{sender} is not a known person here.")
-    if not args or not args[0].lstrip("#").isdigit():
-        return _answer(
-            listener, room_id, event, f"Usage: !{name} N" + (" 2h" if name == "mute" else "")
+    if name in SWAPS:
+        done, text = swaps.run(room_id, person, name, args)
+        MatrixEvent.objects.filter(event_id=event["event_id"]).update(
+            person=person, action=name if done else ""
         )
+        _answer(listener, room_id, event, text)
+        return done
+    needs_more = name in ("reassign", "responder", "note")
+    if not args or not args[0].lstrip("#").isdigit() or (needs_more and len(args) < 2):
+        return _answer(listener, room_id, event, f"Usage: !{name} N{USAGE.get(name, '')}")
     incident = Incident.objects.filter(pk=int(args[0].lstrip("#"))).first()
     if incident is None:
         return _answer(listener, room_id, event, f"There is no incident #{args[0].lstrip('#')}.")
@@ -91,6 +110,13 @@ def run(listener: Listener, room_id: str, event: dict[str, Any], body: str) -> b
                 listener, room_id, event, f"Mute for 90m, 2h, 1d or 1w (at most {limit} days)."
             )
         options["seconds"] = int(span.total_seconds())
+    if name in ("reassign", "responder"):
+        to = _named(args[1], event, teams=name == "responder")
+        if to is None:
+            return _answer(listener, room_id, event, f"Nobody here is {args[1]!r}.")
+        options["to"] = to
+    if name == "note":
+        options["text"] = body.strip().split(maxsplit=2)[2]
     with transaction.atomic():
         done, text = act(name, incident, person, **options)
         MatrixEvent.objects.filter(event_id=event["event_id"]).update(
@@ -98,6 +124,17 @@ def run(listener: Listener, room_id: str, event: dict[str, Any], body: str) -> b
         )
     listener.confirm(incident, room_id, text, event["event_id"])
     return done
+
+
+def _named(reference: str, event: dict[str, Any], *, teams: bool) -> Person | Team | None:
+    """The person (or, for a responder, team) a command names: a Matrix ID, handle,
+    e-mail or team slug, else the user a client's mention pill names (``m.mentions``;
+    the plain body then carries a display name)."""
+    found = selectors.person_or_team(reference) if teams else person_by_reference(reference)
+    if found is not None:
+        return found
+    mentioned = ((event.get("content") or {}).get("m.mentions") or {}).get("user_ids") or []
+    return known(mentioned[0]) if mentioned and isinstance(mentioned[0], str) else None
 
 
 def _answer(listener: Listener, room_id: str, event: dict[str, Any], text: str) -> bool:

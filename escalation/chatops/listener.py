@@ -21,12 +21,13 @@ from typing import Any
 from django.conf import settings
 from django.db import IntegrityError, transaction
 
-from escalation.channels.matrix import channel, topic
+from escalation.channels.matrix import channel, render, topic
 from escalation.channels.matrix.client import MatrixClient, MatrixError
-from escalation.chatops import commands
+from escalation.chatops import commands, swaps
 from escalation.chatops.act import act, known
 from escalation.models import Incident, MatrixEvent, MatrixMessage, MatrixSync
 from escalation.services import lifecycle
+from rotations.models import SwapMessage
 
 log = logging.getLogger(__name__)
 
@@ -153,6 +154,9 @@ class Listener:
             relation.get("event_id"),
             event["sender"],
         )
+        announced = SwapMessage.objects.select_related("swap").filter(event_id=target).first()
+        if announced is not None:
+            return self._swap_reaction(room_id, event, announced, normalize(key))
         message = MatrixMessage.objects.select_related("incident").filter(event_id=target).first()
         action = self.actions.get(normalize(key))
         if message is None or action is None:
@@ -188,6 +192,27 @@ class Listener:
                 action=action if done else "", outcome=text[:500]
             )
         self.confirm(message.incident, room_id, text, event["event_id"])
+        return done
+
+    def _swap_reaction(
+        self, room_id: str, event: dict[str, Any], announced: SwapMessage, key: str
+    ) -> bool:
+        """✅ on a swap's message takes it; a refusal is answered in reply to it."""
+        if event["sender"] == self.user_id or key not in swaps.TAKE_KEYS:
+            return False
+        if not self.record(room_id, event, Kind.REACTION, text=key, relates_to=announced.event_id):
+            return False
+        done, text = swaps.react(room_id, announced.swap, event["sender"], key)
+        MatrixEvent.objects.filter(event_id=event["event_id"]).update(
+            action="take" if done else "", outcome=(text or "taken")[:500]
+        )
+        if text:
+            content = render.notice(text)
+            content["m.relates_to"] = {"m.in_reply_to": {"event_id": announced.event_id}}
+            try:
+                self.client.send(room_id, content, key=f"ack:{event['event_id']}")
+            except MatrixError as error:
+                log.warning("matrix: could not answer in %s: %s", room_id, error)
         return done
 
     def _redaction(self, room_id: str, event: dict[str, Any], redacts: str | None) -> bool:

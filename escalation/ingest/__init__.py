@@ -1,7 +1,7 @@
 """Failure reports from every source, normalised to ``Report`` before they are stored.
 
-One module per source (generic, zuul, alertmanager, github) turns a delivery into
-reports; ``escalation.services.ingestion.accept`` stores them.
+One module per source (generic, zuul, alertmanager, grafana, github) turns a delivery
+into reports; ``escalation.services.ingestion.accept`` stores them.
 """
 
 from __future__ import annotations

@@ -3,17 +3,18 @@
 One report per alert, one incident per alert ``fingerprint``: ``firing`` is a
 failure, ``resolved`` recovers it. Alertmanager re-sends a firing alert at every
 ``repeat_interval``; fingerprint and ``startsAt`` together name the occurrence, so a
-re-send counts once.
+re-send counts once. Grafana Alerting's webhook (``"version": "1"``) has the same
+alerts plus Grafana's links: it is read by ``escalation.ingest.grafana``, here too.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from escalation.ingest import INFRASTRUCTURE, JOB, BadPayload, Report, clean
+from escalation.ingest import BadPayload, Report, clean, grafana
+from escalation.ingest.alerts import report
 
 SOURCE = "alertmanager"
-STATUSES = {"firing": "failure", "resolved": "success"}
 
 
 def parse(body: Any) -> list[Report]:
@@ -21,60 +22,12 @@ def parse(body: Any) -> list[Report]:
         raise BadPayload("Expected an Alertmanager webhook (a JSON object).")
     clean.no_nul(body)
     version = body.get("version")
+    if version == grafana.VERSION:
+        return grafana.parse(body)
     if version != "4":
         raise BadPayload(
-            f"Only webhook version 4 is understood, not {version!r}.",
-            {"version": ['Expected "4".']},
+            f"Only webhook version 4 (Alertmanager) or 1 (Grafana) is understood, not {version!r}.",
+            {"version": ['Expected "4" (Alertmanager) or "1" (Grafana Alerting).']},
         )
     alerts = clean.require(body, "alerts", list)
-    return [_report(alert, f"alerts.{index}") for index, alert in enumerate(alerts)]
-
-
-def _report(alert: Any, where: str) -> Report:
-    status = clean.require(alert, "status", str, where)
-    if status not in STATUSES:
-        raise BadPayload(
-            f"{where}.status must be firing or resolved.",
-            {f"{where}.status": ["Expected firing or resolved."]},
-        )
-    fingerprint = clean.require(alert, "fingerprint", str, where)
-    labels = _strings(clean.require(alert, "labels", dict, where))
-    annotations = _strings(alert.get("annotations") or {})
-    starts_at = alert.get("startsAt")
-    alertname = labels.get("alertname", "")
-    repo = labels.get("repo") or labels.get("job") or alertname
-    if not repo:
-        raise BadPayload(
-            f"{where} has none of the labels repo, job, alertname.",
-            {f"{where}.labels": ["Needs repo, job or alertname."]},
-        )
-    category = labels.get("category", "")
-    return Report(
-        source=SOURCE,
-        status="failure" if STATUSES[status] == "failure" else "success",
-        repo=clean.text(repo),
-        job=clean.text(labels.get("job")),
-        pipeline=clean.text(labels.get("pipeline")),
-        branch=clean.text(labels.get("branch")),
-        subject=clean.text(labels.get("subject")),
-        result=clean.text(alertname),
-        summary=clean.summary(
-            annotations.get("summary") or annotations.get("description") or alertname
-        ),
-        url=clean.url(alert.get("generatorURL")),
-        dedup_key=clean.key(SOURCE, fingerprint),
-        labels=labels,
-        occurred_at=clean.iso_time(starts_at, f"{where}.startsAt"),
-        # A rule may say what kind of failure it watches; anything else is the job's.
-        category=category if category in (JOB, INFRASTRUCTURE) else JOB,
-        category_reason=f"label category={category}" if category in (JOB, INFRASTRUCTURE) else "",
-        workflow=clean.url(annotations.get("runbook_url")),
-        delivery_key=clean.key(fingerprint, starts_at or "", limit=clean.DELIVERY_KEY),
-        payload=alert,
-    )
-
-
-def _strings(mapping: Any) -> dict[str, str]:
-    if not isinstance(mapping, dict):
-        raise BadPayload("Labels and annotations must be objects.")
-    return {str(name): "" if value is None else str(value) for name, value in mapping.items()}
+    return [report(alert, f"alerts.{index}", SOURCE) for index, alert in enumerate(alerts)]

@@ -1,4 +1,4 @@
-from escalation.models.incidents import Incident, Occurrence, TimelineEntry
+from escalation.models.incidents import Incident, Occurrence, Responder, TimelineEntry
 from escalation.models.mail import Installation, MailBurst
 from escalation.models.matrix import MatrixEvent, MatrixMessage, MatrixSync
 from escalation.models.notifications import Notification
@@ -21,6 +21,7 @@ __all__ = [
     "NotificationRules",
     "Occurrence",
     "Repo",
+    "Responder",
     "Route",
     "Silence",
     "TimelineEntry",

@@ -11,7 +11,7 @@ from django.utils.timezone import now
 
 from escalation import classification
 from escalation.models.routing import Contact, Repo, Route
-from rotations.models import Person
+from rotations.models import Person, Team
 
 
 class Incident(models.Model):
@@ -173,6 +173,9 @@ class TimelineEntry(models.Model):
         RESOLVED = "resolved"
         FORWARDED = "forwarded"
         REOPENED = "reopened"
+        REASSIGNED = "reassigned"
+        RESPONDER_ADDED = "responder_added"
+        NOTE = "note"
         SKIPPED = "skipped"
 
     incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="timeline")
@@ -190,3 +193,44 @@ class TimelineEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M:%S} {self.kind}"
+
+
+class Responder(models.Model):
+    """A person or team brought in on an incident on top of whoever claimed it
+    (``lifecycle.add_responder``): paged once when added, shown with the incident."""
+
+    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="responders")
+    person = models.ForeignKey(
+        Person, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    team = models.ForeignKey(
+        Team, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    added_by = models.ForeignKey(
+        Person, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    added_at = models.DateTimeField(default=now)
+
+    class Meta:
+        ordering = ["added_at", "pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(person__isnull=False, team__isnull=True)
+                | Q(person__isnull=True, team__isnull=False),
+                name="responder_person_xor_team",
+            ),
+            # Adding the same responder twice is one row (and one page).
+            models.UniqueConstraint(
+                fields=["incident", "person"],
+                condition=Q(person__isnull=False),
+                name="responder_person_once",
+            ),
+            models.UniqueConstraint(
+                fields=["incident", "team"],
+                condition=Q(team__isnull=False),
+                name="responder_team_once",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.incident_id} {self.person or self.team}"

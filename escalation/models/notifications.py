@@ -26,6 +26,8 @@ class Notification(models.Model):
         FORWARD = "forward"
         FORWARD_RESOLVED = "forward_resolved"
         FALLBACK = "fallback"
+        ASSIGNED = "assigned"  # reassigned to this person: paged at once
+        RESPONDER = "responder"  # added as a responder: paged at once
 
     class Channel(models.TextChoices):
         EMAIL = "email"

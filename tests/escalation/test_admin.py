@@ -25,7 +25,7 @@ from escalation.models import (
 )
 from oncall.models import ApiToken, Heartbeat
 from rotations import services
-from rotations.models import HandoffNotice, Person
+from rotations.models import HandoffNotice, Person, Swap, SwapMessage
 
 pytestmark = pytest.mark.django_db
 
@@ -117,6 +117,10 @@ def world(repo, people, policy, admin_user):
         shift_end=NOW + timedelta(days=14),
         kind=HandoffNotice.Kind.STARTED,
     )
+    swap = Swap.objects.create(
+        rotation=repo.rotation, requester=alice, start=NOW, end=NOW + timedelta(days=1)
+    )
+    SwapMessage.objects.create(swap=swap, event_id="$s1", room="!r:x.org")
     Group.objects.create(name="on-call admins")
     token = ApiToken(name="zuul", scopes=["ingest"], person=alice)
     token.set_new_secret()

@@ -18,6 +18,7 @@ pytestmark = pytest.mark.django_db
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 ZUUL = "/api/v1/ingest/zuul/"
 ALERTMANAGER = "/api/v1/ingest/alertmanager/"
+GRAFANA = "/api/v1/ingest/grafana/"
 GITHUB = "/api/v1/ingest/github/"
 SECRET = "hostile-webhook-secret"
 
@@ -42,7 +43,7 @@ def nothing_stored() -> bool:
 # Nesting and numbers, refused by the one JSON parser ------------------------------------
 
 
-@pytest.mark.parametrize("url", [EVENTS, ZUUL, ALERTMANAGER])
+@pytest.mark.parametrize("url", [EVENTS, ZUUL, ALERTMANAGER, GRAFANA])
 @pytest.mark.parametrize("depth", [MAX_DEPTH + 1, 1_000, 100_000])
 def test_deeply_nested_json_is_400_on_every_ingest_endpoint(ingest, url, depth):
     body = json.dumps({**EVENT, "extra": "PLACEHOLDER"}).replace('"PLACEHOLDER"', nested(depth))

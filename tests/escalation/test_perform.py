@@ -8,6 +8,7 @@ import time_machine
 
 from escalation import links
 from escalation.chatops import commands
+from escalation.chatops.act import act
 from escalation.models import Incident, TimelineEntry
 from escalation.services import lifecycle
 from escalation.services.lifecycle import MAX_MUTE, Action
@@ -64,8 +65,8 @@ def test_perform_refuses_what_does_not_fit_the_state(incident, people):
         lifecycle.perform(incident, Action.CLAIM, by=people["bob"], channel="api")
     with pytest.raises(lifecycle.InvalidState):
         lifecycle.perform(incident, Action.UNMUTE, by=people["bob"], channel="api")
-    with pytest.raises(ValueError, match="escalate"):
-        lifecycle.perform(incident, "escalate", by=people["bob"], channel="api")
+    with pytest.raises(ValueError, match="explode"):
+        lifecycle.perform(incident, "explode", by=people["bob"], channel="api")
 
 
 @pytest.mark.parametrize(
@@ -110,3 +111,25 @@ def test_email_links_keep_the_one_mute_limit(incident, people):
     assert links.make_token(incident.pk, people["alice"].pk, "mute", minutes)
     with pytest.raises(ValueError, match="Mute minutes"):
         links.make_token(incident.pk, people["alice"].pk, "mute", minutes + 1)
+
+
+def test_chat_words_the_new_actions_and_their_refusals(incident, people):
+    alice, bob = people["alice"], people["bob"]
+    assert act("note", incident, alice, text="  on it ")[1] == f"📝 Alice on #{incident.pk}: on it"
+    assert act("note", incident, alice, text=" ") == (
+        False,
+        f"Cannot note on #{incident.pk}: A note needs some text.",
+    )
+    bob.active = False
+    bob.save()
+    refused = act("responder", incident, alice, to=bob)
+    assert refused == (
+        False,
+        f"Cannot add a responder to #{incident.pk}: Add an active person or a team.",
+    )
+    done, text = act("reassign", incident, alice, to=people["carol"])
+    assert (done, text) == (True, f"👉 Alice reassigned #{incident.pk} to Carol, who is paged now.")
+    lifecycle.perform(incident, Action.RESOLVE, by=alice, channel="api")
+    assert act("escalate", incident, alice)[1].startswith(
+        f"Cannot escalate #{incident.pk}: it is resolved"
+    )

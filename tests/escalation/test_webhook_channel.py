@@ -11,7 +11,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from escalation import selectors
 from escalation.channels import ChannelError, get, http, payload
 from escalation.channels.webhook import WebhookChannel, secret, verify
-from escalation.models import Contact, Incident, Notification
+from escalation.models import Contact, Incident, Notification, Responder
 from escalation.serializers import IncidentSerializer
 from tests.http_receiver import HttpReceiver
 
@@ -238,10 +238,13 @@ def test_the_webhook_renders_the_incident_exactly_as_the_api_does(repo, people, 
         resolved_at=now if state == "resolved" else None,
     )
     incident.forwarded_to.add(contact)
+    Responder.objects.create(incident=incident, person=people["carol"], added_by=people["bob"])
+    Responder.objects.create(incident=incident, team=repo.team, added_at=now)
     context = {"now": now, "responsible": selectors.responsible([repo], now)}
     expected = IncidentSerializer(incident, context=context).data
     rendered = payload.incident(incident, now)
     assert rendered["responsible"]  # the rotation's people are there to compare
+    assert len(rendered["responders"]) == 2  # and the responders
     assert json.loads(json.dumps(rendered, cls=DjangoJSONEncoder)) == json.loads(
         json.dumps(expected, cls=DjangoJSONEncoder)
     )

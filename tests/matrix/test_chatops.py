@@ -262,3 +262,56 @@ def test_rate_limited_sends_are_retried_after_the_servers_delay(
     # One message a second: the retries waited for the server's delay.
     assert times[-1] - times[0] >= 1500
     assert MatrixMessage.objects.filter(root=True).count() == 3
+
+
+def test_escalate_reassign_responder_and_note_commands_act_and_page(team, accounts, listener):
+    alice, bob = accounts["alice"], accounts["bob"]
+    incident = open_incident()  # step 1 pages Alice, on call
+    root = root_of(incident)
+
+    noted = alice.send_text(team.room, f"!note {incident.pk} rebooted  the runner")
+    sync(listener, alice, team.room, noted)
+    note = incident.timeline.get(kind="note")
+    assert (note.actor, note.channel, note.detail) == (team.alice, "matrix", "rebooted  the runner")
+
+    escalated = alice.send_text(team.room, f"!escalate {incident.pk}")
+    sync(listener, alice, team.room, escalated)
+    assert incident.notifications.filter(step=1, person=team.bob).exists()  # step 2: Bob
+    assert "escalated" in MatrixEvent.objects.get(event_id=escalated).outcome
+
+    # A client's mention pill: the body carries the display name, m.mentions the ID.
+    pill = {"msgtype": "m.text", "body": f"!reassign {incident.pk} Bob"}
+    reassigned = alice.send(
+        team.room, "m.room.message", {**pill, "m.mentions": {"user_ids": [bob.user_id]}}
+    )
+    sync(listener, alice, team.room, reassigned)
+    incident.refresh_from_db()
+    assert (incident.state, incident.claimed_by) == ("claimed", team.bob)
+    work()  # the "assigned" page goes out as a reply in the incident's thread
+    assigned = alice.wait_for(team.room, lambda e: "assigned to you" in body(e))
+    assert assigned["content"]["m.relates_to"]["event_id"] == root.event_id
+    assert assigned["content"]["m.mentions"] == {"user_ids": [bob.user_id]}
+
+    helper = bob.send_text(team.room, f"!responder {incident.pk} {alice.user_id}")
+    sync(listener, bob, team.room, helper)
+    incident.refresh_from_db()
+    assert incident.claimed_by == team.bob  # the claim stays
+    assert list(incident.responders.values_list("person__handle", flat=True)) == ["alice"]
+    assert incident.notifications.filter(kind="responder", person=team.alice).exists()
+
+    helped = alice.send_text(team.room, "!help")
+    stranger = accounts["mallory"].send_text(team.room, f"!escalate {incident.pk}")
+    usage = alice.send_text(team.room, f"!reassign {incident.pk}")
+    for event_id in (helped, stranger, usage):
+        sync(listener, alice, team.room, event_id)
+    outcome = MatrixEvent.objects.get(event_id=helped).outcome
+    assert all(f"!{c} N" in outcome for c in ("escalate", "reassign", "responder", "note"))
+    assert "not a known person" in MatrixEvent.objects.get(event_id=stranger).outcome
+    assert MatrixEvent.objects.get(event_id=usage).outcome == "Usage: !reassign N @who"
+    done = incident.timeline.filter(channel="matrix").exclude(kind="notified")
+    assert list(done.values_list("kind", "actor__handle")) == [
+        ("note", "alice"),
+        ("escalated", "alice"),
+        ("reassigned", "alice"),
+        ("responder_added", "bob"),
+    ]

@@ -91,3 +91,13 @@ def failure(**changes):
 
     accepted = ingestion.accept(report(**changes))
     return Incident.objects.get(pk=accepted.body()["incidents"][0]["id"])
+
+
+@pytest.fixture(scope="session")
+def oidc_provider(tmp_path_factory):
+    """One real OpenID Connect provider per session (tests/oidc.py) whose client comes back
+    to Django's test client; the Chromium test starts its own for the live server."""
+    from tests.oidc import CALLBACK, TEST_SITE, running_provider
+
+    with running_provider(tmp_path_factory.mktemp("oidc"), [TEST_SITE + CALLBACK]) as provider:
+        yield provider

@@ -61,7 +61,7 @@ def test_non_staff_login_cannot_delete_someone_elses_override(alice_client, worl
 
     response = alice_client.post(f"/rotations/core-ops/overrides/{bobs.pk}/delete/", follow=True)
 
-    assert "Only Bob or staff can delete this override" in response.content.decode()
+    assert "Only Bob, a team lead or staff can delete this override" in response.content.decode()
     bobs.refresh_from_db()
     assert bobs.deleted_at is None
     world.user.is_staff = True

@@ -24,7 +24,7 @@ from playwright.sync_api import expect, sync_playwright
 
 from escalation.models import Incident
 from oncall.models import ApiToken
-from rotations.models import Override
+from rotations.models import Override, Swap
 from tests.escalation.conftest import FAILURE
 from tests.web.conftest import PASSWORD
 
@@ -207,6 +207,16 @@ def test_rotation_timeline_has_subscribe_links_and_creates_an_override(page, sit
     expect(page.locator(".overrides")).to_contain_text("conference swap")
     override = Override.objects.get()
     assert (override.person_id, override.start, override.end) == (world.alice.pk, start, end)
+
+
+def test_ask_for_cover_of_my_shift_with_its_button(page, site, world):
+    login(page, site)
+    page.goto(f"{site}/rotations/core-ops/")
+    page.locator("#swaps").get_by_role("button", name="Ask for cover").first.click()
+    expect(page.locator(".message.success")).to_contain_text("the other members are asked")
+    swap = Swap.objects.get()
+    expect(page.locator("#swaps .swaps")).to_contain_text(f"#{swap.pk}")
+    assert (swap.requester, swap.state) == (world.alice, "open")
 
 
 def _starts_with(prefix: str):

@@ -208,6 +208,10 @@ def page_reply(n: Notification, root_id: str) -> dict[str, Any]:
         text = f"🔔 Reminder {n.ping}: {{who}}, this is still unclaimed ({minutes} min)."
     elif n.kind == Kind.CLAIM_REMINDER:
         text = "⏰ {who}, you claimed this; still on it? React ✅ when it is resolved."
+    elif n.kind == Kind.ASSIGNED:
+        text = "👉 {who}, this incident is now assigned to you."
+    elif n.kind == Kind.RESPONDER:
+        text = "🙋 {who}, you are asked to help with this incident."
     elif n.kind == Kind.FALLBACK:
         text = "⚠️ Nobody on the escalation policy could be reached: {who}, please look."
     elif n.step or n.round:

@@ -72,6 +72,11 @@ def _rooms() -> Rooms:
     return rooms
 
 
+def rooms_of_rotation(rotation_id: int) -> list[str]:
+    """The ids of the rooms whose topic names the rotation (its team's, its repos')."""
+    return [room_id for room_id, room in _rooms().items() if rotation_id in room.rotation_ids]
+
+
 def rotations_for_room(room_id: str) -> list[Rotation]:
     ids = _rooms().get(room_id, Room()).rotation_ids
     return list(Rotation.objects.filter(pk__in=ids).order_by("name"))
