@@ -426,7 +426,10 @@ def aim7() -> None:
     mailed_twice = sum(1 for count in INBOX.mails.values() if count > 1)
     left = unsent.count()
     print(f"  {pages.count()} pages for {Incident.objects.count()} incidents, {left} unsent;")
-    print(f"  {INBOX.messages} mails; {twice} (incident, step) twice, {mailed_twice} mailed twice")
+    print(
+        f"  {INBOX.messages} mails listing {len(INBOX.mails)} incidents; {twice} (incident, step)"
+    )
+    print(f"  twice in the database, {mailed_twice} incidents mailed twice")
     figure = f"{twice + mailed_twice} / {unpaged} / {left}"
     verdict(
         7,
