@@ -48,7 +48,8 @@ DATABASE = "oncall_bench_round2"
 
 _stack = ExitStack()
 WORK = Path(_stack.enter_context(tempfile.TemporaryDirectory(prefix="round2-")))
-_servers: list[subprocess.Popen[bytes]] = []
+_servers: list[subprocess.Popen[bytes]] = []  # throwaway PostgreSQL, Redis: stopped first
+_stack.callback(lambda: [(server.terminate(), server.wait(30)) for server in _servers])
 _given = {k: os.environ[k] for k in ("DATABASE_URL", "REDIS_URL") if os.environ.get(k)}
 if "DATABASE_URL" not in os.environ:
     os.environ["DATABASE_URL"] = (
@@ -465,10 +466,6 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    try:
-        with _stack:
-            code = main()
-    finally:
-        for server in _servers:
-            server.terminate()
+    with _stack:
+        code = main()
     sys.exit(code)
