@@ -205,7 +205,7 @@ def build_message(batch: list[Notification], connection: Any = None) -> EmailMul
         "Message-ID": message_id(batch[0].pk),
         "Auto-Submitted": "auto-generated",
         "X-Auto-Response-Suppress": "All",
-        "X-Oncall-Incidents": ",".join(str(i.incident.pk) for i in items),
+        "X-Oncall-Incidents": ", ".join(str(i.incident.pk) for i in items),
     }
     if len(items) == 1:
         subject = subject_of(items[0].incident)

@@ -53,7 +53,7 @@ def page(n: int, people, kind: str = "page") -> Notification:
 
 
 def listed(message) -> list[int]:
-    return [int(pk) for pk in str(message["X-Oncall-Incidents"]).split(",")]
+    return [int(pk) for pk in str(message["X-Oncall-Incidents"]).split(",")]  # folded: ", "
 
 
 def test_first_pages_of_five_incidents_one_second_apart_all_go_out_at_once(smtp, clock, people):
@@ -149,3 +149,19 @@ def test_a_negative_burst_stops_the_process_at_start_up(tmp_path):
     result = subprocess.run(argv, env=env, cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert result.returncode != 0
     assert "ONCALL_EMAIL_BURST='-1': must be at least 0" in result.stderr
+
+
+def test_a_full_digest_keeps_its_lines_short_enough_for_smtp(smtp, clock, people):
+    """A digest lists up to DIGEST_MAX incidents in ``X-Oncall-Incidents``: the header
+    folds, so no line passes SMTP's 1,000-octet limit and the real server takes it."""
+    rows = [page(n, people) for n in range(delivery.DIGEST_MAX + 5)]
+    for row in rows[:5]:
+        delivery.deliver(row.pk)
+    delivery.deliver(rows[5].pk)  # held for the window's end
+    clock.shift(timedelta(seconds=60))
+    delivery.deliver(rows[5].pk)
+
+    digest = smtp.messages[-1]
+    assert len(listed(digest)) == delivery.DIGEST_MAX
+    assert Notification.objects.filter(status="failed").count() == 0
+    assert max(len(line) for line in digest.as_bytes().splitlines()) <= 998
