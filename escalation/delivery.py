@@ -39,6 +39,7 @@ from oncall.enqueue import enqueue
 log = logging.getLogger(__name__)
 
 DIGEST_MAX = 500  # pages listed in one digest; the rest go in the next one
+REQUEUE_MAX = timedelta(minutes=5)  # longest wait between two re-sends of a lost task
 RETRY_DELAYS = [10, 30, 60, 120, 300, 600, 1200]  # seconds; then the row fails
 LEASE = timedelta(minutes=5)  # a row "sending" longer than this was lost with its worker
 Status = Notification.Status
@@ -266,14 +267,28 @@ def _failed(batch: list[Notification], error: ChannelError, now: datetime) -> da
 
 def due_for_redelivery(now: datetime, grace: timedelta) -> list[int]:
     """Rows whose task was lost: unsent and due for a while, or ``sending`` past the lease
-    (their worker died). The sweep hands them to workers again."""
+    (their worker died). The sweep hands them to workers again.
+
+    A row handed out again waits twice as long before the next time (``requeue_after``,
+    at most REQUEUE_MAX): when workers are only behind, not lost, the sweep does not
+    flood the broker with copies of what is still queued."""
     stale = Notification.objects.filter(status=Status.SENDING, next_attempt_at__lte=now)
     stale.update(status=Status.RETRYING)
-    return list(
+    rows = list(
         Notification.objects.filter(Q(status__in=UNSENT), next_attempt_at__lte=now - grace)
+        .filter(Q(requeue_after__isnull=True) | Q(requeue_after__lte=now))
         .order_by("next_attempt_at")
-        .values_list("pk", flat=True)[:1000]
+        .values_list("pk", "requeues")[:1000]
     )
+    by_count: dict[int, list[int]] = {}
+    for pk, count in rows:
+        by_count.setdefault(count, []).append(pk)
+    for count, pks in by_count.items():
+        wait = min(max(grace, timedelta(seconds=1)) * 2 ** min(count, 20), REQUEUE_MAX)
+        Notification.objects.filter(pk__in=pks).update(
+            requeues=F("requeues") + 1, requeue_after=now + wait
+        )
+    return [pk for pk, _ in rows]
 
 
 @shared_task(name="escalation.channels.deliver", ignore_result=True)

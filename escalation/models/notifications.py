@@ -65,6 +65,12 @@ class Notification(models.Model):
     batch = models.CharField(
         max_length=100, blank=True, help_text="Shared by notifications sent as one message."
     )
+    requeues = models.PositiveIntegerField(
+        default=0, help_text="Times the sweep handed it to workers again (a lost task?)."
+    )
+    requeue_after = models.DateTimeField(
+        null=True, blank=True, help_text="The sweep hands it out again no earlier than this."
+    )
 
     class Meta:
         ordering = ["created_at", "pk"]
