@@ -285,6 +285,11 @@ class Synapse:
             "rc_reports": UNLIMITED,
             "rc_user_directory": UNLIMITED,
             "rc_profile": UNLIMITED,
+            # Synapse keeps a /sync answer for 2 minutes by default and hands it to the same
+            # request again: every test's listener makes the same first-start request
+            # (same bot, same filter, no since), so it would get an earlier test's position
+            # and replay that test's room events.
+            "caches": {"sync_response_cache_duration": 0},
         }
         # No signing key is written: the homeserver generates missing files (the key) when it
         # loads its config, on every start; a separate --generate-keys run costs 2 s more.
