@@ -33,6 +33,7 @@ from escalation import channels
 from escalation.channels import ChannelError, http
 from escalation.models import Incident, MailBurst, Notification, TimelineEntry
 from escalation.models.mail import burst_key
+from oncall.celery import MAX_ETA_SECONDS
 from oncall.enqueue import enqueue
 
 log = logging.getLogger(__name__)
@@ -284,8 +285,12 @@ def deliver_task(notification_id: int) -> None:
         enqueue(deliver_task, notification_id, eta=again)
 
 
-def schedule(ids: list[int]) -> None:
-    """Wake a worker for each new notification once the transaction commits (the
-    sweep re-sends any whose message is lost)."""
-    if ids:
-        transaction.on_commit(lambda: [enqueue(deliver_task, pk) for pk in ids])
+def schedule(ids: list[int], eta: datetime | None = None) -> None:
+    """Wake a worker for each new notification once the transaction commits, or at
+    ``eta`` (a delayed personal rule). The sweep re-sends any whose message is lost,
+    and any due too far ahead for a broker ETA."""
+    if not ids:
+        return
+    if eta is not None and eta - timezone.now() > timedelta(seconds=MAX_ETA_SECONDS):
+        return
+    transaction.on_commit(lambda: [enqueue(deliver_task, pk, eta=eta) for pk in ids])

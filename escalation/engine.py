@@ -30,7 +30,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from escalation import delivery, targets
+from escalation import delivery, rules, targets
 from escalation.models import Incident, Notification, TimelineEntry
 from escalation.targets import Recipient
 from oncall.celery import MAX_ETA_SECONDS
@@ -65,11 +65,14 @@ def notify(
 ) -> list[int]:
     """Create the notification rows (unique ``key`` + recipient); return the new ids.
 
-    The caller's transaction commits them; ``schedule_delivery`` sends them after."""
+    The caller's transaction commits them; ``schedule_delivery`` sends them after. A
+    recipient's ``delay`` (a personal rule) makes its row due that much later: the row
+    exists from now on, so a claim meanwhile cancels it and a restarted worker's sweep
+    still sends it."""
     rows = [
         Notification(
             incident=incident,
-            key=f"{key}:{r.channel}:{r.address}"[:300],
+            key=(f"{key}:{r.channel}:{r.address}" + (f":d{r.delay}" if r.delay else ""))[:300],
             kind=kind,
             channel=r.channel,
             address=r.address,
@@ -79,7 +82,7 @@ def notify(
             round=round,
             ping=ping,
             created_at=at,
-            next_attempt_at=at,
+            next_attempt_at=at + timedelta(seconds=r.delay),
         )
         for r in recipients
     ]
@@ -87,9 +90,12 @@ def notify(
         return []
     Notification.objects.bulk_create(rows, ignore_conflicts=True)
     created = Notification.objects.filter(key__in=[r.key for r in rows], created_at=at)
-    ids = list(created.values_list("pk", flat=True))
-    schedule_delivery(ids)
-    return ids
+    found = list(created.values_list("pk", "next_attempt_at"))
+    schedule_delivery([pk for pk, due in found if due <= at])
+    for pk, due in found:
+        if due > at:
+            delivery.schedule([pk], eta=due)
+    return [pk for pk, _ in found]
 
 
 def schedule_delivery(ids: list[int]) -> None:
@@ -112,16 +118,21 @@ def _step(incident: Incident) -> dict[str, Any]:
 
 
 def _recipients(
-    step: dict[str, Any], incident: Incident, at: datetime
-) -> list[tuple[int, Recipient]]:
+    step: dict[str, Any], incident: Incident, at: datetime, kind: str
+) -> tuple[list[tuple[int, Recipient]], list[str]]:
+    """Who the step reaches, as the people's rules ask; and who is skipped for their
+    quiet hours (handles)."""
     found: list[tuple[int, Recipient]] = []
-    seen: set[tuple[str, str]] = set()
+    seen: set[tuple[str, str, int]] = set()
+    quiet: list[str] = []
     for index, target in enumerate(step.get("notify", [])):
-        for recipient in targets.resolve(target, incident, at):
-            if (recipient.channel, recipient.address) not in seen:
-                seen.add((recipient.channel, recipient.address))
+        applied = rules.apply(targets.resolve(target, incident, at), incident, kind, at)
+        quiet.extend(p.handle for p in applied.quiet if p.handle not in quiet)
+        for recipient in applied.recipients:
+            if (recipient.channel, recipient.address, recipient.delay) not in seen:
+                seen.add((recipient.channel, recipient.address, recipient.delay))
                 found.append((index, recipient))
-    return found
+    return found, quiet
 
 
 def advance(incident: Incident, now: datetime) -> None:
@@ -133,10 +144,17 @@ def advance(incident: Incident, now: datetime) -> None:
             incident.next_escalation_at = None
             break
         step = _step(incident)
-        recipients = _recipients(step, incident, now)
+        kind = Kind.PAGE if incident.escalation_ping == 0 else Kind.REPAGE
+        recipients, quiet = _recipients(step, incident, now, kind)
         number = incident.escalation_step + 1
+        if quiet:
+            _timeline(
+                incident,
+                f"step {number}: skipped {', '.join(quiet)} (quiet hours)",
+                now,
+                TimelineEntry.Kind.SKIPPED,
+            )
         if recipients:
-            kind = Kind.PAGE if incident.escalation_ping == 0 else Kind.REPAGE
             prefix = (
                 f"{incident.pk}:r{incident.escalation_round}:s{incident.escalation_step}"
                 f":p{incident.escalation_ping}"

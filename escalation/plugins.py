@@ -6,7 +6,8 @@ once from ``EscalationConfig.ready()``, fills them all:
 ==============================================  =========================================
 registry                                        filled with
 ==============================================  =========================================
-``escalation.channels`` (name → ``Channel``)    e-mail, webhook; Matrix when configured
+``escalation.channels`` (name → ``Channel``)    e-mail, webhook; Matrix (room and DM)
+                                                when configured
 ``escalation.targets.PERSON_CHANNELS``          e-mail; a mention in the incident's Matrix
                                                 room when configured
 ``escalation.changes.HOOKS``                    Matrix edits the incident's message
@@ -28,7 +29,7 @@ from django.db.models.signals import post_save
 from escalation import changes, channels, routing_cache, targets
 from escalation.channels import email, webhook
 from escalation.channels import matrix as matrix_channel
-from escalation.channels.matrix import channel, topic
+from escalation.channels.matrix import channel, direct, topic
 from escalation.channels.matrix import swaps as matrix_swaps
 from escalation.channels.matrix import tasks as matrix_tasks
 from escalation.models import Notification, Repo
@@ -55,6 +56,7 @@ def register() -> None:
 def register_matrix() -> None:
     """Plug the Matrix channel in (idempotent; tests switch it on and off)."""
     channels.register(Notification.Channel.MATRIX, channel.MatrixChannel())
+    channels.register(Notification.Channel.MATRIX_DM, direct.DirectChannel())
     _add(targets.PERSON_CHANNELS, targets.by_matrix_mention)
     _add(changes.HOOKS, matrix_tasks.on_incident_changed)
     _add(notices.HANDOFF_HOOKS, topic.on_handoff)
@@ -67,6 +69,7 @@ def register_matrix() -> None:
 def unregister_matrix() -> None:
     """Unplug it again."""
     channels.unregister(Notification.Channel.MATRIX)
+    channels.unregister(Notification.Channel.MATRIX_DM)
     _remove(targets.PERSON_CHANNELS, targets.by_matrix_mention)
     _remove(changes.HOOKS, matrix_tasks.on_incident_changed)
     _remove(notices.HANDOFF_HOOKS, topic.on_handoff)

@@ -25,10 +25,16 @@ class Recipient:
     channel: str
     address: str
     person: Person | None = None
+    #: Seconds after the page that this one is due (a person's rule, e.g. e-mail at 120 s).
+    delay: int = 0
 
     def label(self) -> str:
         who = self.person.handle if self.person else self.address
-        return f"{who} ({self.channel})"
+        if self.channel == Channel.WEBHOOK and self.person is not None:
+            how = "webhook"  # the URL is the person's secret
+        else:
+            how = self.channel
+        return f"{who} ({how} in {self.delay} s)" if self.delay else f"{who} ({how})"
 
 
 def by_email(person: Person, incident: Incident) -> Recipient | None:

@@ -1,7 +1,7 @@
 from django.urls import path
 from rest_framework.routers import DefaultRouter
 
-from escalation import config_views, ingest_views, report_views, views, watch_views
+from escalation import config_views, ingest_views, report_views, rule_views, views, watch_views
 
 router = DefaultRouter(trailing_slash=True)
 router.include_root_view = False
@@ -26,5 +26,6 @@ urlpatterns = [
     path("config/", config_views.ConfigView.as_view(), name="config"),
     path("config/plan/", config_views.PlanView.as_view(), name="config-plan"),
     path("config/apply/", config_views.ApplyView.as_view(), name="config-apply"),
+    path("people/<slug:handle>/rules/", rule_views.PersonRulesView.as_view(), name="person-rules"),
     *router.urls,
 ]

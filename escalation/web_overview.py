@@ -13,7 +13,7 @@ from django.shortcuts import render
 from django.utils import timezone
 
 from escalation import coverage as coverage_report
-from escalation import selectors
+from escalation import selectors, web_me
 from escalation.models import Repo
 from escalation.web import MUTE_PRESETS, REFRESH_SECONDS, decorate
 from rotations import feeds
@@ -88,7 +88,8 @@ def coverage(request: WebRequest) -> HttpResponse:
 
 @page
 def me(request: WebRequest) -> HttpResponse:
-    """``/me/``: my shifts in the coming weeks, my feed link, my open incidents."""
+    """``/me/``: my shifts in the coming weeks, my feed link, my open incidents, and my
+    settings: time zone, addresses (confirmed before use), notification rules."""
     person = request.person
     context: dict[str, Any] = {"person": person, "weeks": MY_WEEKS, "presets": MUTE_PRESETS}
     if person is not None:
@@ -100,5 +101,6 @@ def me(request: WebRequest) -> HttpResponse:
             shifts=shifts,
             feed=feeds.feed_urls(token) if token else None,
             incidents=decorate(selectors.incidents_of_person(person, now), now),
+            **web_me.context(person),
         )
     return render(request, "escalation/web/me.html", context)

@@ -3,7 +3,7 @@
 from django.contrib.auth.decorators import login_required
 from django.urls import path
 
-from escalation import web, web_overview, web_reports
+from escalation import web, web_me, web_overview, web_reports
 
 urlpatterns = [
     path("", login_required(web.home), name="web-home"),
@@ -20,5 +20,9 @@ urlpatterns = [
     path("oncall/", web_overview.oncall_now, name="web-oncall"),
     path("coverage/", web_overview.coverage, name="web-coverage"),
     path("me/", web_overview.me, name="web-me"),
+    path("me/profile/", web_me.profile, name="web-me-profile"),
+    path("me/matrix/confirm/", web_me.confirm_matrix, name="web-me-matrix-confirm"),
+    path("me/rules/", web_me.save_rules, name="web-me-rules"),
+    path("me/confirm/<str:token>/", web_me.confirm_email, name="web-me-confirm"),
     path("reports/", web_reports.report, name="web-reports"),
 ]

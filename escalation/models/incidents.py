@@ -176,6 +176,7 @@ class TimelineEntry(models.Model):
         REASSIGNED = "reassigned"
         RESPONDER_ADDED = "responder_added"
         NOTE = "note"
+        SKIPPED = "skipped"
 
     incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="timeline")
     at = models.DateTimeField(default=now)

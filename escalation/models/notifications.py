@@ -33,6 +33,7 @@ class Notification(models.Model):
         EMAIL = "email"
         WEBHOOK = "webhook"
         MATRIX = "matrix"
+        MATRIX_DM = "matrix_dm"
 
     class Status(models.TextChoices):
         PENDING = "pending"

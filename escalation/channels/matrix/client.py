@@ -142,6 +142,25 @@ class MatrixClient:
     def join(self, room: str) -> str:
         return str(self.call("POST", f"{API}/join/{_q(room)}", {})["room_id"])
 
+    # Direct messages -------------------------------------------------------------
+
+    def create_direct_room(self, user_id: str) -> str:
+        """A new private room marked as a direct chat with ``user_id``, who is invited."""
+        body = {"is_direct": True, "invite": [user_id], "preset": "trusted_private_chat"}
+        return str(self.call("POST", f"{API}/createRoom", body)["room_id"])
+
+    def account_data(self, user_id: str, event_type: str) -> dict[str, Any]:
+        """The user's global account data of ``event_type``; {} when there is none."""
+        try:
+            return self.call("GET", f"{API}/user/{_q(user_id)}/account_data/{_q(event_type)}")
+        except MatrixError as error:
+            if error.errcode == "M_NOT_FOUND":
+                return {}
+            raise
+
+    def put_account_data(self, user_id: str, event_type: str, content: dict[str, Any]) -> None:
+        self.call("PUT", f"{API}/user/{_q(user_id)}/account_data/{_q(event_type)}", content)
+
     # Sync ----------------------------------------------------------------------
 
     def create_filter(self, user_id: str, definition: dict[str, Any]) -> str:
