@@ -285,12 +285,27 @@ def deliver_task(notification_id: int) -> None:
         enqueue(deliver_task, notification_id, eta=again)
 
 
+@shared_task(name="escalation.channels.deliver_many", ignore_result=True)
+def deliver_many_task(notification_ids: list[int]) -> None:
+    """Deliver several notifications in turn (the pages of a sweep batch: one wake-up
+    for all). One that fails unexpectedly does not hold up the others; the sweep
+    re-sends it."""
+    for pk in notification_ids:
+        try:
+            deliver_task(pk)
+        except Exception:
+            log.exception("delivering notification %s failed", pk)
+
+
 def schedule(ids: list[int], eta: datetime | None = None) -> None:
-    """Wake a worker for each new notification once the transaction commits, or at
-    ``eta`` (a delayed personal rule). The sweep re-sends any whose message is lost,
-    and any due too far ahead for a broker ETA."""
+    """Wake a worker for the new notifications once the transaction commits (one
+    message for all of them), or at ``eta`` (a delayed personal rule). The sweep
+    re-sends any whose message is lost, and any due too far ahead for a broker ETA."""
     if not ids:
         return
     if eta is not None and eta - timezone.now() > timedelta(seconds=MAX_ETA_SECONDS):
         return
-    transaction.on_commit(lambda: [enqueue(deliver_task, pk, eta=eta) for pk in ids])
+    if len(ids) == 1:
+        transaction.on_commit(lambda: enqueue(deliver_task, ids[0], eta=eta))
+    else:
+        transaction.on_commit(lambda: enqueue(deliver_many_task, list(ids), eta=eta))
