@@ -1,7 +1,7 @@
 """The admin: every page answers, lists stay at a constant number of queries, incidents
 are view-only and change only through the lifecycle services (channel "admin")."""
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from itertools import count
 
 import pytest
@@ -12,11 +12,14 @@ from django.urls import reverse
 
 from escalation.models import (
     Contact,
+    ContactChange,
     Incident,
+    MatrixDirectRoom,
     MatrixEvent,
     MatrixMessage,
     MatrixSync,
     Notification,
+    NotificationRules,
     Occurrence,
     Route,
     Silence,
@@ -132,6 +135,11 @@ def world(repo, people, policy, admin_user):
     )
     MatrixSync.objects.create(user_id="@bot:x.org", since="s1")
     Watch.objects.create(slug="daily", match={"pipeline": "daily"}, every_seconds=60, due_at=NOW)
+    NotificationRules.objects.create(
+        person=alice, rules=[{"channel": "email", "delay_seconds": 60}], quiet_start=time(22)
+    )
+    MatrixDirectRoom.objects.create(user_id="@alice:x.org", room_id="!dm:x.org")
+    ContactChange.objects.create(person=alice, field="email", value="alice@new.example.org")
     return incident
 
 
