@@ -77,7 +77,8 @@ def sweep_once(module) -> tuple[float, int, int, int]:
     assert Notification.objects.count() == eb.DUE
     assert TimelineEntry.objects.count() == eb.DUE
     queued = sum(
-        redis.Redis.from_url(os.environ["REDIS_URL"]).llen(q) for q in ("notify", "escalation")
+        redis.Redis.from_url(os.environ["REDIS_URL"]).llen(q)
+        for q in ("notify", "escalation", "default")
     )
     return seconds * 1000, len(statements), queued, advanced
 

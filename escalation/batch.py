@@ -14,9 +14,10 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from django.db import connection
+from django.db.models import Field
 
 from escalation import delivery
 from escalation.models import Incident, Notification, TimelineEntry
@@ -124,24 +125,22 @@ def _update(incidents: list[Incident], fields: tuple[str, ...]) -> None:
     """One ``UPDATE … FROM (VALUES …)`` of ``fields`` for every incident (Django's
     ``bulk_update`` builds a CASE per row and field: it took most of a sweep's time)."""
     meta = Incident._meta
-    columns = [meta.pk, *(meta.get_field(name) for name in fields)]
+    columns = [cast(Field, meta.pk), *(cast(Field, meta.get_field(name)) for name in fields)]
     typed = connection.vendor == "postgresql"  # SQLite's CAST would change the values
-    row = (
-        "("
-        + ", ".join(f"CAST(%s AS {c.db_type(connection)})" if typed else "%s" for c in columns)
-        + ")"
-    )
+    slots = (f"CAST(%s AS {c.db_type(connection)})" if typed else "%s" for c in columns)
+    row = "(" + ", ".join(slots) + ")"
     q = connection.ops.quote_name
-    table, pk = q(meta.db_table), q(meta.pk.column)
-    names = [q(c.column) for c in columns]  # type: ignore[union-attr]
+    names = [q(c.column) for c in columns]
+    table, pk = q(meta.db_table), names[0]
     values = ", ".join([row] * len(incidents))
     assign = ", ".join(f"{n} = v.{n}" for n in names[1:])
     # Names from the model, values as parameters:
     sql = f"WITH v({', '.join(names)}) AS (VALUES {values}) UPDATE {table} SET {assign} "  # noqa: S608
     sql += f"FROM v WHERE {table}.{pk} = v.{pk}"
+    # psycopg takes the values as they are; SQLite's need Django's conversion.
     params = [
-        c.get_db_prep_save(getattr(incident, c.attname), connection)  # type: ignore[union-attr]
-        for incident in incidents
+        getattr(i, c.attname) if typed else c.get_db_prep_save(getattr(i, c.attname), connection)
+        for i in incidents
         for c in columns
     ]
     with connection.cursor() as cursor:

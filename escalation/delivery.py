@@ -41,7 +41,7 @@ log = logging.getLogger(__name__)
 DIGEST_MAX = 500  # pages listed in one digest; the rest go in the next one
 RETRY_DELAYS = [10, 30, 60, 120, 300, 600, 1200]  # seconds; then the row fails
 #: Rows per delivery wake-up: a sweep batch's pages go out from several workers at once.
-CHUNK = 10
+CHUNK = 20
 LEASE = timedelta(minutes=5)  # a row "sending" longer than this was lost with its worker
 Status = Notification.Status
 Kind = Notification.Kind
