@@ -41,6 +41,8 @@ log = logging.getLogger(__name__)
 DIGEST_MAX = 500  # pages listed in one digest; the rest go in the next one
 REQUEUE_MAX = timedelta(minutes=5)  # longest wait between two re-sends of a lost task
 RETRY_DELAYS = [10, 30, 60, 120, 300, 600, 1200]  # seconds; then the row fails
+#: Rows per delivery wake-up: a sweep batch's pages go out from several workers at once.
+CHUNK = 20
 LEASE = timedelta(minutes=5)  # a row "sending" longer than this was lost with its worker
 Status = Notification.Status
 Kind = Notification.Kind
@@ -300,12 +302,33 @@ def deliver_task(notification_id: int) -> None:
         enqueue(deliver_task, notification_id, eta=again)
 
 
+@shared_task(name="escalation.channels.deliver_many", ignore_result=True)
+def deliver_many_task(notification_ids: list[int]) -> None:
+    """Deliver a few notifications in turn (a chunk of a sweep batch's pages). One that
+    fails unexpectedly does not hold up the others; the sweep re-sends it."""
+    for pk in notification_ids:
+        try:
+            deliver_task(pk)
+        except Exception:
+            log.exception("delivering notification %s failed", pk)
+
+
 def schedule(ids: list[int], eta: datetime | None = None) -> None:
-    """Wake a worker for each new notification once the transaction commits, or at
-    ``eta`` (a delayed personal rule). The sweep re-sends any whose message is lost,
-    and any due too far ahead for a broker ETA."""
+    """Wake workers for the new notifications once the transaction commits, or at
+    ``eta`` (a delayed personal rule): one message per ``CHUNK`` rows, few enough to
+    publish cheaply, enough for every worker to take a share. The sweep re-sends any
+    whose message is lost, and any due too far ahead for a broker ETA."""
     if not ids:
         return
     if eta is not None and eta - timezone.now() > timedelta(seconds=MAX_ETA_SECONDS):
         return
-    transaction.on_commit(lambda: [enqueue(deliver_task, pk, eta=eta) for pk in ids])
+    chunks = [ids[start : start + CHUNK] for start in range(0, len(ids), CHUNK)]
+
+    def wake() -> None:
+        for chunk in chunks:
+            if len(chunk) == 1:
+                enqueue(deliver_task, chunk[0], eta=eta)
+            else:
+                enqueue(deliver_many_task, chunk, eta=eta)
+
+    transaction.on_commit(wake)

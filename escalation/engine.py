@@ -30,7 +30,8 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from escalation import delivery, rules, targets
+from escalation import rules, targets
+from escalation.batch import Writes
 from escalation.models import Incident, Notification, TimelineEntry
 from escalation.targets import Recipient
 from oncall.celery import MAX_ETA_SECONDS
@@ -43,14 +44,6 @@ State = Incident.State
 Kind = Notification.Kind
 
 
-def _timeline(
-    incident: Incident, detail: str, at: datetime, kind: str = TimelineEntry.Kind.ESCALATED
-) -> None:
-    TimelineEntry.objects.create(
-        incident=incident, kind=kind, channel="escalation", detail=detail, at=at
-    )
-
-
 def notify(
     incident: Incident,
     recipients: Iterable[Recipient],
@@ -59,58 +52,38 @@ def notify(
     key: str,
     at: datetime,
     step: int = 0,
-    round: int = 0,
-    ping: int = 0,  # noqa: A002
+    round: int = 0,  # noqa: A002
+    ping: int = 0,
     target: dict[str, Any] | None = None,
 ) -> list[int]:
     """Create the notification rows (unique ``key`` + recipient); return the new ids.
 
-    The caller's transaction commits them; ``schedule_delivery`` sends them after. A
-    recipient's ``delay`` (a personal rule) makes its row due that much later: the row
-    exists from now on, so a claim meanwhile cancels it and a restarted worker's sweep
-    still sends it."""
-    rows = [
-        Notification(
-            incident=incident,
-            key=(f"{key}:{r.channel}:{r.address}" + (f":d{r.delay}" if r.delay else ""))[:300],
-            kind=kind,
-            channel=r.channel,
-            address=r.address,
-            person=r.person,
-            target=target or {},
-            step=step,
-            round=round,
-            ping=ping,
-            created_at=at,
-            next_attempt_at=at + timedelta(seconds=r.delay),
-        )
-        for r in recipients
-    ]
-    if not rows:
-        return []
-    Notification.objects.bulk_create(rows, ignore_conflicts=True)
-    created = Notification.objects.filter(key__in=[r.key for r in rows], created_at=at)
-    found = list(created.values_list("pk", "next_attempt_at"))
-    schedule_delivery([pk for pk, due in found if due <= at])
-    for pk, due in found:
-        if due > at:
-            delivery.schedule([pk], eta=due)
-    return [pk for pk, _ in found]
-
-
-def schedule_delivery(ids: list[int]) -> None:
-    delivery.schedule(ids)
+    The caller's transaction commits them; delivery sends them after (``Writes``)."""
+    writes = Writes(at)
+    writes.notify(
+        incident, recipients, kind=kind, key=key, step=step, round=round, ping=ping, target=target
+    )
+    return writes.flush()
 
 
 def schedule_advance(incident: Incident) -> None:
     """Wake a worker when the incident is next due (the sweep catches it anyway)."""
-    due = incident.next_escalation_at
-    if due is None:
-        return
+    _wake([incident])
+
+
+def _wake(incidents: Iterable[Incident]) -> None:
+    """One wake-up per due time (incidents advanced together are mostly due together)."""
     now = timezone.now()
-    if due - now > timedelta(seconds=MAX_ETA_SECONDS):
-        return
-    enqueue_on_commit(advance_task, incident.pk, eta=max(due, now))
+    by_due: dict[datetime, list[int]] = {}
+    for incident in incidents:
+        due = incident.next_escalation_at
+        if due is not None and due - now <= timedelta(seconds=MAX_ETA_SECONDS):
+            by_due.setdefault(due, []).append(incident.pk)
+    for due, ids in by_due.items():
+        if len(ids) == 1:
+            enqueue_on_commit(advance_task, ids[0], eta=max(due, now))
+        else:
+            enqueue_on_commit(advance_many_task, ids, eta=max(due, now))
 
 
 def _step(incident: Incident) -> dict[str, Any]:
@@ -135,8 +108,31 @@ def _recipients(
     return found, quiet
 
 
+ESCALATION_FIELDS = (
+    "escalation_step",
+    "escalation_ping",
+    "escalation_round",
+    "escalation_step_at",
+    "next_escalation_at",
+)
+
+
 def advance(incident: Incident, now: datetime) -> None:
     """Fire what is due on a locked, open, unmuted incident and set the next due time."""
+    _advance_all([incident], now)
+
+
+def _advance_all(incidents: list[Incident], now: datetime) -> None:
+    """``advance`` for a batch of locked incidents: one write per table, then the
+    wake-ups (delivery once, the next steps once per due time) after the commit."""
+    writes = Writes(now)
+    for incident in incidents:
+        _advance(incident, now, writes, incidents)
+    writes.flush()
+    _wake(incidents)
+
+
+def _advance(incident: Incident, now: datetime, writes: Writes, batch: list[Incident]) -> None:
     policy = incident.policy or {}
     steps = policy.get("steps") or []
     for _ in range(len(steps) * (int(policy.get("repeat", 0)) + 1) + 1):
@@ -148,10 +144,9 @@ def advance(incident: Incident, now: datetime) -> None:
         recipients, quiet = _recipients(step, incident, now, kind)
         number = incident.escalation_step + 1
         if quiet:
-            _timeline(
+            writes.note(
                 incident,
                 f"step {number}: skipped {', '.join(quiet)} (quiet hours)",
-                now,
                 TimelineEntry.Kind.SKIPPED,
             )
         if recipients:
@@ -160,12 +155,11 @@ def advance(incident: Incident, now: datetime) -> None:
                 f":p{incident.escalation_ping}"
             )
             for index, recipient in recipients:
-                notify(
+                writes.notify(
                     incident,
                     [recipient],
                     kind=kind,
                     key=f"{prefix}:t{index}",
-                    at=now,
                     step=incident.escalation_step,
                     round=incident.escalation_round,
                     ping=incident.escalation_ping,
@@ -178,27 +172,18 @@ def advance(incident: Incident, now: datetime) -> None:
                 else f"step {number}: re-ping {incident.escalation_ping} of "
                 f"{step.get('repeat', 0)} to {who}"
             )
-            _timeline(incident, what, now)
+            writes.note(incident, what)
             if incident.escalation_ping == 0:
                 incident.escalation_step_at = now
             _schedule_next(incident, steps, policy, now)
             break
-        _timeline(
-            incident, f"step {number} reaches nobody (a gap in the rotation?); moving on", now
-        )
+        writes.note(incident, f"step {number} reaches nobody (a gap in the rotation?); moving on")
         incident.escalation_step_at = now
         incident.escalation_ping = int(step.get("repeat", 0))  # nothing to re-ping
         _schedule_next(incident, steps, policy, now, at_once=True)
     if incident.next_escalation_at is None:
-        _finish(incident, now)
-    Incident.objects.filter(pk=incident.pk).update(
-        escalation_step=incident.escalation_step,
-        escalation_ping=incident.escalation_ping,
-        escalation_round=incident.escalation_round,
-        escalation_step_at=incident.escalation_step_at,
-        next_escalation_at=incident.next_escalation_at,
-    )
-    schedule_advance(incident)
+        _finish(incident, now, writes, batch)
+    writes.save(incident, *ESCALATION_FIELDS)
 
 
 def next_step(incident: Incident) -> tuple[int, int] | None:
@@ -282,13 +267,10 @@ def _schedule_next(
     incident.next_escalation_at = now if at_once else max(next_step_at, now)  # type: ignore[type-var]
 
 
-def _finish(incident: Incident, now: datetime) -> None:
+def _finish(incident: Incident, now: datetime, writes: Writes, batch: list[Incident]) -> None:
     """The policy ran out. If it reached nobody at all, tell the team (or the fallback)."""
-    paged = Notification.objects.filter(
-        incident=incident, kind__in=[Kind.PAGE, Kind.REPAGE]
-    ).exists()
-    if paged:
-        _timeline(incident, "escalation finished: nobody claimed the incident", now)
+    if writes.paged(incident, batch):
+        writes.note(incident, "escalation finished: nobody claimed the incident")
         return
     team = incident.repo_ref.team if incident.repo_ref and incident.repo_ref.team_id else None
     recipients = targets.team_recipients(team, incident)
@@ -296,38 +278,34 @@ def _finish(incident: Incident, now: datetime) -> None:
     if not recipients and fallback:
         recipients = [Recipient(Notification.Channel.EMAIL, fallback)]
     if recipients:
-        notify(incident, recipients, kind=Kind.FALLBACK, key=f"{incident.pk}:fallback", at=now)
-        _timeline(
+        writes.notify(incident, recipients, kind=Kind.FALLBACK, key=f"{incident.pk}:fallback")
+        writes.note(
             incident,
             "the policy reached nobody; telling " + ", ".join(r.label() for r in recipients),
-            now,
         )
     else:
-        _timeline(
-            incident,
-            "the policy reached nobody and there is no team or fallback address to tell",
-            now,
+        writes.note(
+            incident, "the policy reached nobody and there is no team or fallback address to tell"
         )
         log.error("incident %s reached nobody", incident.pk)
 
 
-def _remind(incident: Incident, now: datetime) -> None:
+def _remind(incident: Incident, now: datetime, writes: Writes) -> None:
     """The claim timeout ran out: re-notify the claimer, then again after each timeout."""
     timeout = int((incident.policy or {}).get("claim_timeout_seconds", 0))
     recipients = targets.for_person(incident.claimed_by, incident)
     stamp = int(incident.remind_at.timestamp()) if incident.remind_at else 0
-    notify(
-        incident, recipients, kind=Kind.CLAIM_REMINDER, key=f"{incident.pk}:remind:{stamp}", at=now
+    writes.notify(
+        incident, recipients, kind=Kind.CLAIM_REMINDER, key=f"{incident.pk}:remind:{stamp}"
     )
     minutes = int((now - (incident.claimed_at or now)).total_seconds() // 60)
-    _timeline(
+    writes.note(
         incident,
         f"claimed {minutes} min ago and not resolved: reminding "
         + (", ".join(r.label() for r in recipients) or "nobody"),
-        now,
     )
     incident.remind_at = now + timedelta(seconds=timeout) if timeout else None
-    Incident.objects.filter(pk=incident.pk).update(remind_at=incident.remind_at)
+    writes.save(incident, "remind_at")
 
 
 def due(now: datetime) -> Q:
@@ -337,20 +315,34 @@ def due(now: datetime) -> Q:
     )
 
 
+def _lock_due(now: datetime, ids: list[int] | None = None) -> list[Incident]:
+    """Up to ``BATCH`` due incidents (of ``ids``) no other worker holds, locked."""
+    query = (
+        Incident.objects.select_for_update(skip_locked=True, of=("self",))
+        .select_related("repo_ref")
+        .filter(due(now))
+    )
+    if ids is not None:
+        query = query.filter(pk__in=ids)
+    return list(query.order_by("next_escalation_at")[:BATCH])
+
+
 def advance_one(incident_id: int) -> bool:
     """The ETA task's work: advance this incident if it is (still) due; False otherwise."""
+    return advance_ids([incident_id]) == 1
+
+
+def advance_ids(incident_ids: list[int]) -> int:
+    """Advance those of the incidents that are (still) due and no other worker holds
+    (claimed, muted or moved on meanwhile: left alone); how many were advanced."""
     now = timezone.now()
-    with transaction.atomic():
-        incident = (
-            Incident.objects.select_for_update(skip_locked=True, of=("self",))
-            .select_related("repo_ref")
-            .filter(due(now), pk=incident_id)
-            .first()
-        )
-        if incident is None:
-            return False  # not due (claimed, muted, moved on) or another worker has it
-        advance(incident, now)
-    return True
+    done = 0
+    for start in range(0, len(incident_ids), BATCH):
+        with transaction.atomic():
+            batch = _lock_due(now, incident_ids[start : start + BATCH])
+            _advance_all(batch, now)
+        done += len(batch)
+    return done
 
 
 def sweep(now: datetime | None = None) -> dict[str, int]:
@@ -359,14 +351,8 @@ def sweep(now: datetime | None = None) -> dict[str, int]:
     counts = {"advanced": 0, "reminded": 0}
     while True:
         with transaction.atomic():
-            batch = list(
-                Incident.objects.select_for_update(skip_locked=True, of=("self",))
-                .select_related("repo_ref")
-                .filter(due(now))
-                .order_by("next_escalation_at")[:BATCH]
-            )
-            for incident in batch:
-                advance(incident, now)
+            batch = _lock_due(now)
+            _advance_all(batch, now)
         counts["advanced"] += len(batch)
         if len(batch) < BATCH:
             break
@@ -376,8 +362,10 @@ def sweep(now: datetime | None = None) -> dict[str, int]:
             .select_related("claimed_by")
             .filter(state=State.CLAIMED, remind_at__lte=now)[:BATCH]
         )
+        writes = Writes(now)
         for incident in claims:
-            _remind(incident, now)
+            _remind(incident, now, writes)
+        writes.flush()
         counts["reminded"] = len(claims)
     return counts
 
@@ -386,3 +374,9 @@ def sweep(now: datetime | None = None) -> dict[str, int]:
 def advance_task(incident_id: int) -> bool:
     """Advance one incident now (enqueued with an ETA by ``schedule_advance``)."""
     return advance_one(incident_id)
+
+
+@shared_task(name="escalation.tasks.advance_many", ignore_result=True)
+def advance_many_task(incident_ids: list[int]) -> int:
+    """Advance several incidents due at the same time (a sweep batch's next steps)."""
+    return advance_ids(incident_ids)
