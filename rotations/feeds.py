@@ -32,10 +32,9 @@ from django.utils import timezone
 from django.utils.cache import get_conditional_response
 from django.utils.crypto import salted_hmac
 from django.views.decorators.http import require_safe
-from icalendar import Calendar, Event, vDuration
 
 from oncall.models import hash_secret
-from rotations import schedule, selectors
+from rotations import ics, schedule, selectors
 from rotations.models import Person, Rotation, Team
 
 KINDS: dict[str, type[Person] | type[Team] | type[Rotation]] = {
@@ -45,6 +44,7 @@ KINDS: dict[str, type[Person] | type[Team] | type[Rotation]] = {
 }
 PRODID = "-//oncall//Rotation feeds//EN"
 REFRESH = timedelta(hours=1)
+REFRESH_ICS = "PT1H"  # REFRESH as an RFC 5545 DURATION
 # SEQUENCE is the age of the shift's last change in whole seconds since this
 # instant: it only grows, and fits the 32-bit INTEGER of RFC 5545 until 2088.
 SEQUENCE_EPOCH = datetime(2020, 1, 1, tzinfo=UTC)
@@ -173,41 +173,47 @@ def _feed_shifts(
     return found
 
 
-def _event(rotation: Rotation, shift: schedule.Shift) -> Event:
+def _event(rotation: Rotation, shift: schedule.Shift) -> list[str]:
     person = cast(Person, shift.person)
-    changed = (shift.changed_at or SEQUENCE_EPOCH).astimezone(UTC)
-    team = one_line(rotation.team.name) if rotation.team else "none"
-    summary = f"On call: {one_line(rotation.name)} — {one_line(person.name or person.handle)}"
-    event = Event()
-    event.add("uid", uid(rotation, person, shift.start))
     # DTSTAMP is the shift's last change, not the time of the request: the same
     # schedule must give the same body, or the ETag would never match.
-    event.add("dtstamp", changed)
-    event.add("last-modified", changed)
-    event.add("sequence", sequence(shift.changed_at))
-    event.add("dtstart", shift.start.astimezone(UTC))
-    event.add("dtend", shift.end.astimezone(UTC))
-    event.add("summary", summary + (" (override)" if shift.override else ""))
+    changed = ics.utc(shift.changed_at or SEQUENCE_EPOCH)
+    team = one_line(rotation.team.name) if rotation.team else "none"
+    summary = f"On call: {one_line(rotation.name)} — {one_line(person.name or person.handle)}"
     override = "yes" if shift.override else "no"
-    event.add(
-        "description", f"Rotation: {one_line(rotation.name)}\nTeam: {team}\nOverride: {override}"
-    )
-    event.add("transp", "TRANSPARENT")
-    return event
+    description = f"Rotation: {one_line(rotation.name)}\nTeam: {team}\nOverride: {override}"
+    return [
+        "BEGIN:VEVENT",
+        "SUMMARY:" + ics.text(summary + (" (override)" if shift.override else "")),
+        f"DTSTART:{ics.utc(shift.start)}",
+        f"DTEND:{ics.utc(shift.end)}",
+        f"DTSTAMP:{changed}",
+        "UID:" + ics.text(uid(rotation, person, shift.start)),
+        f"SEQUENCE:{sequence(shift.changed_at)}",
+        "DESCRIPTION:" + ics.text(description),
+        f"LAST-MODIFIED:{changed}",
+        "TRANSP:TRANSPARENT",
+        "END:VEVENT",
+    ]
 
 
 def render(name: str, shifts: Sequence[tuple[Rotation, schedule.Shift]]) -> bytes:
-    cal = Calendar()
-    cal.add("prodid", PRODID)
-    cal.add("version", "2.0")
-    cal.add("calscale", "GREGORIAN")
-    cal.add("method", "PUBLISH")
-    cal.add("x-wr-calname", one_line(name))
-    cal.add("refresh-interval", REFRESH, parameters={"VALUE": "DURATION"})
-    cal.add("x-published-ttl", vDuration(REFRESH))
+    """The feed's body: the calendar's properties, then one VEVENT per shift."""
+    content = [
+        "BEGIN:VCALENDAR",
+        "VERSION:2.0",
+        f"PRODID:{PRODID}",
+        "CALSCALE:GREGORIAN",
+        "METHOD:PUBLISH",
+        # Unescaped, as icalendar wrote it (an X- property of unknown type).
+        f"X-WR-CALNAME:{one_line(name)}",
+        f"REFRESH-INTERVAL;VALUE=DURATION:{REFRESH_ICS}",
+        f"X-PUBLISHED-TTL:{REFRESH_ICS}",
+    ]
     for rotation, shift in shifts:
-        cal.add_component(_event(rotation, shift))
-    return cast(bytes, cal.to_ical())
+        content += _event(rotation, shift)
+    content.append("END:VCALENDAR")
+    return ics.lines(content)
 
 
 def _not_found() -> HttpResponse:
