@@ -30,8 +30,8 @@ from escalation.models import (
     Responder,
     TimelineEntry,
 )
-from rotations import schedule, selectors
-from rotations.models import Person, Rotation, Team
+from rotations import generation, schedule, selectors
+from rotations.models import Person, Team
 
 INSTANT = timedelta(microseconds=1)
 
@@ -50,8 +50,8 @@ def person_or_team(reference: str) -> Person | Team | None:
 
 
 def oncall_by_rotation(rotation_ids: Iterable[int], at: datetime) -> dict[int, schedule.OnCall]:
-    loaded = selectors.load(Rotation.objects.filter(pk__in=set(rotation_ids)), (at, at + INSTANT))
-    return {item.rotation.pk: item.oncall(at) for item in loaded}
+    loaded = generation.loaded(list(set(rotation_ids)), at)
+    return {pk: item.oncall(at) for pk, item in loaded.items()}
 
 
 def responsible(repos: Iterable[Repo], at: datetime) -> dict[int, list[Person]]:
