@@ -18,6 +18,7 @@ import threading
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from django.db.models import Subquery
 from django.db.models.signals import post_delete, post_save
 
 from rotations import selectors
@@ -48,6 +49,11 @@ def bump() -> None:
 def current() -> int | None:
     """The stamp now; None when the row is missing (a flushed database): no caching."""
     return ScheduleGeneration.objects.filter(pk=ROW).values_list("value", flat=True).first()
+
+
+def stamp_subquery() -> Subquery:
+    """``current()`` as an expression, to read the stamp with another query's rows."""
+    return Subquery(ScheduleGeneration.objects.filter(pk=ROW).values("value")[:1])
 
 
 def _changed(sender: Any, **kwargs: Any) -> None:
