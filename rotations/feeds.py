@@ -234,11 +234,13 @@ def _owner(token: str) -> Person | Team | Rotation | None:
     kind, _, rest = token.partition("_")
     if kind not in KINDS or not rest:
         return None
-    model = KINDS[kind]
-    query = model.objects.filter(feed_digest=hash_secret(token))
-    if model is Rotation:
-        query = query.select_related("team")
-    return query.annotate(stamp=generation.stamp_subquery()).first()  # type: ignore[attr-defined]
+    digest = hash_secret(token)
+    stamp = generation.stamp_subquery()
+    if kind == "r":
+        rotations = Rotation.objects.select_related("team").filter(feed_digest=digest)
+        return rotations.annotate(stamp=stamp).first()
+    model = Person if kind == "p" else Team
+    return model.objects.filter(feed_digest=digest).annotate(stamp=stamp).first()
 
 
 def _lookup(
