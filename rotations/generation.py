@@ -81,14 +81,16 @@ _cache = _Cache()
 def loaded(rotation_ids: list[int], at: datetime) -> dict[int, selectors.LoadedRotation]:
     """The rotations of ``rotation_ids`` (those that exist) loaded with everything
     ``oncall(at)`` needs: from this process's cache when the stamp has not changed,
-    else with ``selectors.load`` (kept for the next call). One query when all are
-    cached, five otherwise."""
+    else with ``selectors.load`` (kept for the next call): all rotations on the first
+    miss under a stamp, the missing ones after that. One query when all are cached, five
+    otherwise."""
     stamp = current()
     found: dict[int, selectors.LoadedRotation] = {}
     missing = []
     with _cache.lock:
         if stamp is None or stamp != _cache.stamp:
             _cache.stamp, _cache.rotations = stamp, {}
+        partial = stamp is None or bool(_cache.rotations)
         for pk in rotation_ids:
             hit = _cache.rotations.get(pk)
             if hit is not None and hit[1] <= at:
@@ -98,7 +100,10 @@ def loaded(rotation_ids: list[int], at: datetime) -> dict[int, selectors.LoadedR
     if not missing:
         return found
     since = at - SLACK
-    fresh = selectors.load(Rotation.objects.filter(pk__in=set(missing)), (since, FAR))
+    # The first miss under a stamp loads every rotation (four queries, once per change
+    # and process): lookups of other repos then answer from memory too.
+    query = Rotation.objects.filter(pk__in=set(missing)) if partial else Rotation.objects.all()
+    fresh = selectors.load(query, (since, FAR))
     with _cache.lock:
         keep = stamp is not None and _cache.stamp == stamp
         for item in fresh:

@@ -120,6 +120,10 @@ def test_a_cached_repo_lookup_is_two_queries(django_assert_num_queries):
     with django_assert_num_queries(2):  # the repo, the stamp
         again = repo_oncall("org/repo", AT)
     assert again == first and again["primary"]["handle"] == "alice"
+    # The first miss loaded every rotation: another repo's lookup is answered from memory.
+    Repo.objects.create(name="org/other", rotation=backup)
+    with django_assert_num_queries(2):
+        assert repo_oncall("org/other", AT)["rotation"] == "backup"
     # An earlier instant than the cache covers loads again, and is right.
     assert repo_oncall("org/repo", AT - timedelta(days=3))["primary"] is None  # before it began
 
