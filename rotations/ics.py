@@ -37,7 +37,7 @@ def fold(line: str) -> str:
     """``line`` folded into pieces shorter than 75 octets, continued with CRLF and a
     space; an escape's backslash is never left at the end of a piece (readers differ
     on it). Most lines are short ASCII and come back as they are."""
-    if len(line) < FOLD_AT and line.isascii():
+    if len(line) < FOLD_AT and (line.isascii() or len(line.encode()) < FOLD_AT):
         return line
     pieces: list[str] = []
     current: list[str] = []
