@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 from django.db.models import (
     Case,
@@ -49,8 +49,11 @@ def person_or_team(reference: str) -> Person | Team | None:
     return selectors.person_by_reference(reference) or Team.objects.filter(slug=reference).first()
 
 
-def oncall_by_rotation(rotation_ids: Iterable[int], at: datetime) -> dict[int, schedule.OnCall]:
-    loaded = generation.loaded(list(set(rotation_ids)), at)
+def oncall_by_rotation(
+    rotation_ids: Iterable[int], at: datetime, stamp: int | None | Literal["read"] = "read"
+) -> dict[int, schedule.OnCall]:
+    """Who is on call at ``at`` in each rotation (``generation.loaded``)."""
+    loaded = generation.loaded(list(set(rotation_ids)), at, stamp)
     return {pk: item.oncall(at) for pk, item in loaded.items()}
 
 

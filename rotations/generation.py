@@ -16,7 +16,7 @@ from __future__ import annotations
 import secrets
 import threading
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 from django.db.models import Subquery
 from django.db.models.signals import post_delete, post_save
@@ -78,13 +78,17 @@ class _Cache:
 _cache = _Cache()
 
 
-def loaded(rotation_ids: list[int], at: datetime) -> dict[int, selectors.LoadedRotation]:
+def loaded(
+    rotation_ids: list[int], at: datetime, stamp: int | None | Literal["read"] = "read"
+) -> dict[int, selectors.LoadedRotation]:
     """The rotations of ``rotation_ids`` (those that exist) loaded with everything
     ``oncall(at)`` needs: from this process's cache when the stamp has not changed,
     else with ``selectors.load`` (kept for the next call): all rotations on the first
     miss under a stamp, the missing ones after that. One query when all are cached, five
-    otherwise."""
-    stamp = current()
+    otherwise; none more when the caller read ``stamp`` with its own query
+    (``stamp_subquery``)."""
+    if stamp == "read":
+        stamp = current()
     found: dict[int, selectors.LoadedRotation] = {}
     missing = []
     with _cache.lock:
