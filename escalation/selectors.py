@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 from django.db.models import (
     Case,
@@ -30,8 +30,8 @@ from escalation.models import (
     Responder,
     TimelineEntry,
 )
-from rotations import schedule, selectors
-from rotations.models import Person, Rotation, Team
+from rotations import generation, schedule, selectors
+from rotations.models import Person, Team
 
 INSTANT = timedelta(microseconds=1)
 
@@ -49,9 +49,12 @@ def person_or_team(reference: str) -> Person | Team | None:
     return selectors.person_by_reference(reference) or Team.objects.filter(slug=reference).first()
 
 
-def oncall_by_rotation(rotation_ids: Iterable[int], at: datetime) -> dict[int, schedule.OnCall]:
-    loaded = selectors.load(Rotation.objects.filter(pk__in=set(rotation_ids)), (at, at + INSTANT))
-    return {item.rotation.pk: item.oncall(at) for item in loaded}
+def oncall_by_rotation(
+    rotation_ids: Iterable[int], at: datetime, stamp: int | None | Literal["read"] = "read"
+) -> dict[int, schedule.OnCall]:
+    """Who is on call at ``at`` in each rotation (``generation.loaded``)."""
+    loaded = generation.loaded(list(set(rotation_ids)), at, stamp)
+    return {pk: item.oncall(at) for pk, item in loaded.items()}
 
 
 def responsible(repos: Iterable[Repo], at: datetime) -> dict[int, list[Person]]:

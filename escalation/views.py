@@ -48,7 +48,7 @@ from escalation.serializers import (
 from escalation.services import lifecycle
 from oncall.api.errors import ApiError
 from oncall.models import Scope
-from rotations import acting
+from rotations import acting, generation
 from rotations import selectors as rotation_selectors
 from rotations.acting import acting_person
 from rotations.models import Person, Team
@@ -337,11 +337,13 @@ def _time(value: Any) -> Any:
 
 def repo_oncall(name: str, at: Any) -> dict[str, Any]:
     """The on-call answer of the repo's rotation, plus ``repo`` and ``backup_rotation``."""
-    repo = Repo.objects.select_related("rotation", "backup_rotation").filter(name=name).first()
+    repos = Repo.objects.select_related("rotation", "backup_rotation").filter(name=name)
+    # The schedule generation comes with the repo: one query when the schedules are cached.
+    repo = repos.annotate(stamp=generation.stamp_subquery()).first()
     if repo is None:
         raise NotFound(f"No repo {name!r}.")
     ids = [i for i in (repo.rotation_id, repo.backup_rotation_id) if i]
-    answers = selectors.oncall_by_rotation(ids, at)
+    answers = selectors.oncall_by_rotation(ids, at, repo.stamp)
     nobody = OnCall(None, None, None)
     body = oncall_body(at, repo.rotation, answers.get(repo.rotation_id or 0, nobody))
     backup = repo.backup_rotation

@@ -36,9 +36,13 @@ def home(request: WebRequest) -> HttpResponse:
 
 def decorate(incidents: list[Incident], now: Any) -> list[Incident]:
     """Give each incident what its row shows: ``people`` (responsible, primary first),
-    ``escalation`` (policy, step, next page) and ``muted`` (now)."""
+    ``escalation`` (policy, step, next page), ``muted`` (now), and ``ref``/``page``, its
+    id as text and its page, once (its buttons post to ``page`` + action + ``/``): rows
+    render without a URL lookup or number formatting per button."""
     answers = selectors.responsible({i.repo_ref for i in incidents if i.repo_ref}, now)
     for incident in incidents:
+        incident.ref = str(incident.pk)  # type: ignore[attr-defined]
+        incident.page = reverse("web-incident", args=[incident.pk])  # type: ignore[attr-defined]
         incident.people = answers.get(incident.repo_ref_id or 0, [])  # type: ignore[attr-defined]
         incident.escalation = selectors.escalation_view(incident, now)  # type: ignore[attr-defined]
         incident.muted = incident.is_muted(now)  # type: ignore[attr-defined]

@@ -71,6 +71,7 @@ MIDDLEWARE = [
     "oncall.api.middleware.DatabaseUnavailableMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "oncall.compression.HtmlGZipMiddleware",  # text/html only; docs/operations.md
     "oncall.security.SecurityHeadersMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",

@@ -21,7 +21,7 @@ from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
-from rotations import selectors, services, windows
+from rotations import generation, selectors, services, windows
 from rotations.models import (
     HandoffNotice,
     Override,
@@ -361,6 +361,7 @@ class OverrideAdmin(admin.ModelAdmin):
 
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Override]) -> None:
         queryset.filter(deleted_at__isnull=True).update(deleted_at=timezone.now())
+        generation.bump()
 
 
 @admin.register(HandoffNotice)

@@ -3,3 +3,8 @@ from django.apps import AppConfig
 
 class RotationsConfig(AppConfig):
     name = "rotations"
+
+    def ready(self) -> None:
+        from rotations import generation
+
+        generation.connect()

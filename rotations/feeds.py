@@ -32,10 +32,9 @@ from django.utils import timezone
 from django.utils.cache import get_conditional_response
 from django.utils.crypto import salted_hmac
 from django.views.decorators.http import require_safe
-from icalendar import Calendar, Event, vDuration
 
 from oncall.models import hash_secret
-from rotations import schedule, selectors
+from rotations import generation, ics, schedule, selectors
 from rotations.models import Person, Rotation, Team
 
 KINDS: dict[str, type[Person] | type[Team] | type[Rotation]] = {
@@ -45,6 +44,7 @@ KINDS: dict[str, type[Person] | type[Team] | type[Rotation]] = {
 }
 PRODID = "-//oncall//Rotation feeds//EN"
 REFRESH = timedelta(hours=1)
+REFRESH_ICS = "PT1H"  # REFRESH as an RFC 5545 DURATION
 # SEQUENCE is the age of the shift's last change in whole seconds since this
 # instant: it only grows, and fits the 32-bit INTEGER of RFC 5545 until 2088.
 SEQUENCE_EPOCH = datetime(2020, 1, 1, tzinfo=UTC)
@@ -55,6 +55,8 @@ FORMAT_VERSION = 2
 # would start a new content line of the reader's choosing.
 CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
 BODY_CACHE_SECONDS = 24 * 3600
+# How far past the window feeds look to know when a cached body goes stale.
+HORIZON = timedelta(days=1)
 
 
 def one_line(text: str) -> str:
@@ -173,41 +175,47 @@ def _feed_shifts(
     return found
 
 
-def _event(rotation: Rotation, shift: schedule.Shift) -> Event:
+def _event(rotation: Rotation, shift: schedule.Shift) -> list[str]:
     person = cast(Person, shift.person)
-    changed = (shift.changed_at or SEQUENCE_EPOCH).astimezone(UTC)
-    team = one_line(rotation.team.name) if rotation.team else "none"
-    summary = f"On call: {one_line(rotation.name)} — {one_line(person.name or person.handle)}"
-    event = Event()
-    event.add("uid", uid(rotation, person, shift.start))
     # DTSTAMP is the shift's last change, not the time of the request: the same
     # schedule must give the same body, or the ETag would never match.
-    event.add("dtstamp", changed)
-    event.add("last-modified", changed)
-    event.add("sequence", sequence(shift.changed_at))
-    event.add("dtstart", shift.start.astimezone(UTC))
-    event.add("dtend", shift.end.astimezone(UTC))
-    event.add("summary", summary + (" (override)" if shift.override else ""))
+    changed = ics.utc(shift.changed_at or SEQUENCE_EPOCH)
+    team = one_line(rotation.team.name) if rotation.team else "none"
+    summary = f"On call: {one_line(rotation.name)} — {one_line(person.name or person.handle)}"
     override = "yes" if shift.override else "no"
-    event.add(
-        "description", f"Rotation: {one_line(rotation.name)}\nTeam: {team}\nOverride: {override}"
-    )
-    event.add("transp", "TRANSPARENT")
-    return event
+    description = f"Rotation: {one_line(rotation.name)}\nTeam: {team}\nOverride: {override}"
+    return [
+        "BEGIN:VEVENT",
+        "SUMMARY:" + ics.text(summary + (" (override)" if shift.override else "")),
+        f"DTSTART:{ics.utc(shift.start)}",
+        f"DTEND:{ics.utc(shift.end)}",
+        f"DTSTAMP:{changed}",
+        "UID:" + ics.text(uid(rotation, person, shift.start)),
+        f"SEQUENCE:{sequence(shift.changed_at)}",
+        "DESCRIPTION:" + ics.text(description),
+        f"LAST-MODIFIED:{changed}",
+        "TRANSP:TRANSPARENT",
+        "END:VEVENT",
+    ]
 
 
 def render(name: str, shifts: Sequence[tuple[Rotation, schedule.Shift]]) -> bytes:
-    cal = Calendar()
-    cal.add("prodid", PRODID)
-    cal.add("version", "2.0")
-    cal.add("calscale", "GREGORIAN")
-    cal.add("method", "PUBLISH")
-    cal.add("x-wr-calname", one_line(name))
-    cal.add("refresh-interval", REFRESH, parameters={"VALUE": "DURATION"})
-    cal.add("x-published-ttl", vDuration(REFRESH))
+    """The feed's body: the calendar's properties, then one VEVENT per shift."""
+    content = [
+        "BEGIN:VCALENDAR",
+        "VERSION:2.0",
+        f"PRODID:{PRODID}",
+        "CALSCALE:GREGORIAN",
+        "METHOD:PUBLISH",
+        # Unescaped, as icalendar wrote it (an X- property of unknown type).
+        f"X-WR-CALNAME:{one_line(name)}",
+        f"REFRESH-INTERVAL;VALUE=DURATION:{REFRESH_ICS}",
+        f"X-PUBLISHED-TTL:{REFRESH_ICS}",
+    ]
     for rotation, shift in shifts:
-        cal.add_component(_event(rotation, shift))
-    return cast(bytes, cal.to_ical())
+        content += _event(rotation, shift)
+    content.append("END:VCALENDAR")
+    return ics.lines(content)
 
 
 def _not_found() -> HttpResponse:
@@ -220,34 +228,35 @@ def _rotations(query: QuerySet[Rotation]) -> QuerySet[Rotation]:
     return query.select_related("team").order_by("slug")
 
 
-def _lookup(
-    token: str, span: tuple[datetime, datetime]
-) -> tuple[str, list[selectors.LoadedRotation], Person | None] | None:
-    """(calendar name, loaded rotations, person to keep) for a live token, else None.
-
-    A constant number of queries: the owner, then ``selectors.load``.
-    """
+def _owner(token: str) -> Person | Team | Rotation | None:
+    """The live owner of ``token`` (a rotation with its team), carrying the schedule
+    generation as ``stamp``: one query."""
     kind, _, rest = token.partition("_")
     if kind not in KINDS or not rest:
         return None
     digest = hash_secret(token)
+    stamp = generation.stamp_subquery()
     if kind == "r":
-        loaded = selectors.load(
-            _rotations(Rotation.objects.filter(feed_digest=digest)), span, include_deleted=True
-        )
-        return (f"On call: {loaded[0].rotation.name}", loaded, None) if loaded else None
-    if kind == "t":
-        team = Team.objects.filter(feed_digest=digest).first()
-        if team is None:
-            return None
-        query = _rotations(Rotation.objects.filter(team=team))
-        return f"On call: {team.name}", selectors.load(query, span, include_deleted=True), None
-    person = Person.objects.filter(feed_digest=digest).first()
-    if person is None:
-        return None
-    query = _rotations(selectors.rotations_of_person(person))
+        rotations = Rotation.objects.select_related("team").filter(feed_digest=digest)
+        return rotations.annotate(stamp=stamp).first()
+    model = Person if kind == "p" else Team
+    return model.objects.filter(feed_digest=digest).annotate(stamp=stamp).first()
+
+
+def _lookup(
+    owner: Person | Team | Rotation, span: tuple[datetime, datetime]
+) -> tuple[str, list[selectors.LoadedRotation], Person | None]:
+    """(calendar name, loaded rotations, person to keep) of a feed's owner: three queries
+    for a rotation, four for a team or person (``selectors.load``)."""
+    if isinstance(owner, Rotation):
+        loaded = selectors.load([owner], span, include_deleted=True)
+        return f"On call: {owner.name}", loaded, None
+    if isinstance(owner, Team):
+        query = _rotations(Rotation.objects.filter(team=owner))
+        return f"On call: {owner.name}", selectors.load(query, span, include_deleted=True), None
+    query = _rotations(selectors.rotations_of_person(owner))
     loaded = selectors.load(query, span, include_deleted=True)
-    return f"On call: {person.name or person.handle}", loaded, person
+    return f"On call: {owner.name or owner.handle}", loaded, owner
 
 
 def fingerprint(name: str, shifts: Sequence[tuple[Rotation, schedule.Shift]]) -> str:
@@ -264,29 +273,68 @@ def fingerprint(name: str, shifts: Sequence[tuple[Rotation, schedule.Shift]]) ->
     return digest.hexdigest()[:32]
 
 
+def _valid_until(
+    shifts: Sequence[tuple[Rotation, schedule.Shift]], now: datetime, horizon_end: datetime
+) -> datetime:
+    """Until when the feed fetched at ``now`` shows the same shifts, the schedule
+    unchanged: the first instant a shown shift leaves the window or one beyond it (all
+    of them up to ``horizon_end``) enters."""
+    start, end = window(now)
+    moments = [horizon_end - (end - now)]
+    for _, shift in shifts:
+        if shift.start < end:
+            moments.append(shift.end + (now - start))
+        else:
+            moments.append(shift.start - (end - now) + schedule.EPSILON)
+    return min(moments)
+
+
+def _build(owner: Person | Team | Rotation, now: datetime) -> tuple[str, bytes, datetime]:
+    """(ETag, body, valid until) of the feed at ``now``."""
+    span = window(now)
+    beyond = span[1] + HORIZON  # the shifts entering soon, to know when the body goes stale
+    name, loaded, person = _lookup(owner, (span[0], beyond))
+    reaching = _feed_shifts(loaded, (span[0], beyond), person)
+    shifts = [pair for pair in reaching if pair[1].start < span[1]]
+    etag = f'"{fingerprint(name, shifts)}"'
+    return etag, render(name, shifts), _valid_until(reaching, now, beyond)
+
+
+def _cache_key(token: str, stamp: int) -> str:
+    parts = (
+        f"{FORMAT_VERSION}|{settings.ONCALL_BASE_URL}|{settings.ONCALL_FEED_DAYS_BACK}|"
+        f"{settings.ONCALL_FEED_DAYS_AHEAD}|{hash_secret(token)}|{stamp}"
+    )
+    return "ical:" + hashlib.sha256(parts.encode()).hexdigest()[:40]
+
+
 @require_safe
 def feed(request: HttpRequest, token: str) -> HttpResponseBase:
     """``GET /ical/<token>.ics``: the feed, or a bare 404 for an unknown or revoked token.
 
-    Calendar apps poll: the ETag is computed from the schedule without rendering, so
-    ``If-None-Match`` answers 304 cheaply, and a rendered body is cached under it.
+    The rendered feed is cached under the token and the schedule generation (which every
+    schedule change replaces), until the first shift enters or leaves the window: a
+    cached answer is one query (the owner, with the generation) and a cache read.
+    ``If-None-Match`` answers 304.
     """
-    span = window(timezone.now())
-    found = _lookup(token, span)
-    if found is None:
+    now = timezone.now()
+    owner = _owner(token)
+    if owner is None:
         return _not_found()
-    name, loaded, person = found
-    shifts = _feed_shifts(loaded, span, person)
-    etag = f'"{fingerprint(name, shifts)}"'
+    stamp = owner.stamp  # type: ignore[union-attr]
+    key = _cache_key(token, stamp) if stamp is not None else None
+    hit = cache.get(key) if key else None
+    if hit is not None and hit[2] <= now < hit[3]:
+        etag, body = hit[0], hit[1]
+    else:
+        etag, body, until = _build(owner, now)
+        if key:
+            seconds = min(BODY_CACHE_SECONDS, (until - now).total_seconds())
+            cache.set(key, (etag, body, now, until), timeout=max(1, int(seconds)))
     not_modified = get_conditional_response(request, etag=etag)
     if not_modified is not None:
         not_modified["ETag"] = etag
         return not_modified
-    key = f"ical:{etag}"
-    body = cache.get(key)
-    if body is None:
-        body = render(name, shifts)
-        cache.set(key, body, timeout=BODY_CACHE_SECONDS)
     response = HttpResponse(body, content_type="text/calendar; charset=utf-8")
     response["ETag"] = etag
     response["Cache-Control"] = "private, max-age=300"

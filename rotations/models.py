@@ -358,3 +358,15 @@ class SwapNotice(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.swap_id} {self.event} ({self.status})"
+
+
+class ScheduleGeneration(models.Model):
+    """One row: a random stamp replaced, in the same transaction, by every change of what
+    schedules are computed from (``rotations.generation``). Readers in any process compare
+    it with the stamp their cached schedules were loaded under; a stamp never comes back,
+    not even after a rollback."""
+
+    value = models.BigIntegerField()
+
+    def __str__(self) -> str:
+        return str(self.value)

@@ -15,7 +15,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from rotations import schedule, selectors, windows
+from rotations import generation, schedule, selectors, windows
 from rotations.models import (
     Override,
     Person,
@@ -67,6 +67,7 @@ def _add_version(
         RotationMember(version=version, person=person, position=i)
         for i, person in enumerate(spec.members)
     )
+    generation.bump()  # bulk_create sends no signals
     return version
 
 
@@ -191,11 +192,13 @@ def create_override(
     )
 
 
+@transaction.atomic
 def delete_override(override: Override) -> None:
     """Delete by marking, so feeds can tell calendar apps the affected shifts changed."""
     Override.objects.filter(pk=override.pk, deleted_at__isnull=True).update(
         deleted_at=timezone.now()
     )
+    generation.bump()  # update() sends no signals
 
 
 def live_swap_of(override: Override) -> Swap | None:

@@ -15,6 +15,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 
+from oncall.compression import uncompressed
 from rotations import (
     acting,
     feeds,
@@ -160,7 +161,9 @@ def _page(request: WebRequest, rotation: Rotation, form: OverrideForm, status: i
         "may_assign": may_assign(request, rotation),
         **web_swaps.context(request, rotation, shifts),
     }
-    return render(request, "rotations/web/rotation.html", context, status=status)
+    # The feed links are secrets and ?weeks= is reflected: no gzip (BREACH).
+    response = render(request, "rotations/web/rotation.html", context, status=status)
+    return uncompressed(response)
 
 
 def may_assign(request: WebRequest, rotation: Rotation) -> bool:

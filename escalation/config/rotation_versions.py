@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
-from rotations import services, windows
+from rotations import generation, services, windows
 from rotations.models import Rotation, RotationVersion, validate_timezone
 from rotations.serializers import HHMMField, PersonField, RotationSerializer
 
@@ -180,6 +180,7 @@ def create(
     rotation = serializer.save()
     if first.get("offset"):
         RotationVersion.objects.filter(rotation=rotation).update(offset=first["offset"])
+        generation.bump()
     _add_future(rotation, versions[1:], now, errors, path, start_index=1)
 
 
