@@ -45,6 +45,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections import Counter
 from contextlib import ExitStack
 from datetime import timedelta
 from pathlib import Path
@@ -67,11 +68,13 @@ TICK = 5
 INCIDENTS, DUE = 10_000, 1_000
 
 
-# This process queues tasks (the sweep's deliveries): only ever into our own Redis.
+# This process queues tasks (the sweep's deliveries): only ever into our own Redis
+# (bench/round2.py imports this module's parts and brings its own).
 _stack = ExitStack()
-_workdir = Path(_stack.enter_context(tempfile.TemporaryDirectory(prefix="escalation-bench-")))
-REDIS_PORT = _stack.enter_context(redis_server(_workdir))
-os.environ["REDIS_URL"] = f"redis://{HOST}:{REDIS_PORT}/0"
+if __name__ == "__main__":
+    _workdir = Path(_stack.enter_context(tempfile.TemporaryDirectory(prefix="escalation-bench-")))
+    REDIS_PORT = _stack.enter_context(redis_server(_workdir))
+    os.environ["REDIS_URL"] = f"redis://{HOST}:{REDIS_PORT}/0"
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "oncall.settings")
 
@@ -210,6 +213,7 @@ class Inbox:
     def __init__(self) -> None:
         self.port = free_port()
         self.first: dict[int, float] = {}
+        self.mails: Counter[int] = Counter()  # incident → mails listing it
         self.messages = 0
         self.lock = threading.Lock()
         self.controller = Controller(self, hostname=HOST, port=self.port)
@@ -222,6 +226,7 @@ class Inbox:
             for pk in str(message["X-Oncall-Incidents"] or "").split(","):
                 if pk.strip().isdigit():
                     self.first.setdefault(int(pk), arrived)
+                    self.mails[int(pk)] += 1
         return "250 Message accepted"
 
 
@@ -327,7 +332,7 @@ def measured(name: str, answered: dict[int, float], inbox: Inbox) -> tuple[list[
         name,
         str(len(answered)),
         str(len(latencies)),
-        *(f"{quantile(latencies, q):.3f}" for q in (0.5, 0.9, 0.99)),
+        *(f"{quantile(latencies, q):.3f}" if latencies else "" for q in (0.5, 0.9, 0.99)),
         f"{max(latencies):.3f}" if latencies else "",
         str(lost),
     ]

@@ -197,10 +197,10 @@ def main() -> None:
     samples = []
     for slug in slugs:
         started = time.perf_counter()
-        views._rotation_answer(None, slug, now)  # type: ignore[arg-type]
+        views.rotation_oncall(slug, now)
         samples.append(time.perf_counter() - started)
     with CaptureQueriesContext(connection) as queries:
-        views._rotation_answer(None, slugs[0], now)  # type: ignore[arg-type]
+        views.rotation_oncall(slugs[0], now)
     table.append(
         [
             "on-call lookup by slug (median of 1,000)",

@@ -209,14 +209,20 @@ class Browser:
         self.conn = http.client.HTTPConnection(HOST, port, timeout=30)
         self.cookies: dict[str, str] = {}
 
-    def request(self, method: str, path: str, body: str | None = None) -> tuple[int, bytes]:
-        headers = {"Cookie": "; ".join(f"{k}={v}" for k, v in self.cookies.items())}
+    def request(
+        self, method: str, path: str, body: str | None = None, extra: dict[str, str] | None = None
+    ) -> tuple[int, bytes]:
+        headers = {
+            "Cookie": "; ".join(f"{k}={v}" for k, v in self.cookies.items()),
+            **(extra or {}),
+        }
         if body is not None:
             headers["Content-Type"] = "application/x-www-form-urlencoded"
             headers["Referer"] = f"http://{HOST}/"
         self.conn.request(method, path, body=body, headers=headers)
         response = self.conn.getresponse()
         content = response.read()
+        self.headers = response.headers
         for header in response.headers.get_all("Set-Cookie") or []:
             name, _, rest = header.partition("=")
             self.cookies[name] = rest.split(";", 1)[0]
