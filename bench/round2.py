@@ -426,19 +426,15 @@ def aim7() -> None:
     unpaged = Incident.objects.filter(pages=True).exclude(notifications__kind="page").count()
     mailed_twice = sum(1 for count in INBOX.mails.values() if count > 1)
     left = unsent.count()
-    print(f"  {pages.count()} pages for {Incident.objects.count()} incidents, {left} unsent;")
-    print(
-        f"  {INBOX.messages} mails listing {len(INBOX.mails)} incidents; {twice} (incident, step)"
-    )
-    print(f"  twice in the database, {mailed_twice} incidents mailed twice")
-    figure = f"{twice + mailed_twice} / {unpaged} / {left}"
-    verdict(
-        7,
-        "doubled / unpaged / unsent",
-        figure,
-        "0 / 0 / 0",
-        not twice + mailed_twice + unpaged + left,
-    )
+    failed = pages.filter(status=Notification.Status.FAILED)
+    why = list(failed.values_list("error", flat=True)[:1])
+    print(f"  {pages.count()} pages for {Incident.objects.count()} incidents: {left} unsent,")
+    print(f"  {failed.count()} failed {why}; {INBOX.messages} mails listing")
+    print(f"  {len(INBOX.mails)} incidents; {twice} (incident, step) twice in the database,")
+    print(f"  {mailed_twice} incidents mailed twice")
+    figure = f"{twice + mailed_twice} / {unpaged} / {left} / {failed.count()}"
+    ok = not twice + mailed_twice + unpaged + left + failed.count()
+    verdict(7, "doubled / unpaged / unsent / failed", figure, "0 / 0 / 0 / 0", ok)
 
 
 def main() -> int:
