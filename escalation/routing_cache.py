@@ -37,9 +37,7 @@ class Config:
 
     def watched(self, values: list[dict[str, str]]) -> list[int]:
         """The active watches (their ids) one of these reports' ``fields()`` matches."""
-        return [
-            pk for pk, match in self.watches if any(matching.matches(match, v) for v in values)
-        ]
+        return [pk for pk, match in self.watches if any(matching.matches(match, v) for v in values)]
 
     def route(self, report: Report) -> Route | None:
         values = report.fields()

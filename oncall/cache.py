@@ -92,18 +92,15 @@ class TolerantClient(RedisCacheClient):
     def __init__(self, servers: list[str], **options: Any) -> None:
         super().__init__(servers, **options)
         self.breaker = _breakers.setdefault(tuple(servers), _Breaker())
-        self._clients: dict[int, Any] = {}
+        self._clients: dict[bool, Any] = {}
 
     def get_client(self, key: Any = None, *, write: bool = False) -> Any:
-        """One ``redis.Redis`` per server, made once: Django builds a new one (its ~200
-        response callbacks) for every call. It is thread-safe; its pool hands out the
-        connections."""
-        index = self._get_connection_pool_index(write)
-        client = self._clients.get(index)
+        """One ``redis.Redis`` per process (and for reads, one for writes), made once:
+        Django builds a new one (its ~200 response callbacks) for every call. It is
+        thread-safe; its pool hands out the connections."""
+        client = self._clients.get(write)
         if client is None:
-            client = self._clients[index] = self._client(
-                connection_pool=self._get_connection_pool(write)
-            )
+            client = self._clients[write] = super().get_client(key, write=write)
         return client
 
     def count(self, key: str, timeout: int) -> int:
@@ -128,4 +125,5 @@ class TolerantRedisCache(RedisCache):
 
     def count(self, key: str, timeout: int) -> int:
         """One more in the counter ``key`` (created with ``timeout``); see TolerantClient."""
-        return int(self._cache.count(self.make_and_validate_key(key), timeout))
+        client: TolerantClient = self._cache  # type: ignore[attr-defined]
+        return int(client.count(self.make_and_validate_key(key), timeout))

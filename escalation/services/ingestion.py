@@ -292,7 +292,7 @@ REPEAT_SQL = (
 )
 
 
-def _occurrence_values(report: Report, now: datetime) -> list[object]:
+def _occurrence_values(report: Report, now: datetime) -> list[Any]:
     return [
         report.delivery_key or uuid.uuid4().hex,
         now,
@@ -303,7 +303,7 @@ def _occurrence_values(report: Report, now: datetime) -> list[object]:
     ]
 
 
-def _bump_values(report: Report, now: datetime) -> list[object]:
+def _bump_values(report: Report, now: datetime) -> list[Any]:
     return [now, now, report.result, report.summary, report.url, report.log_url]
 
 
