@@ -17,4 +17,8 @@ env = Env()
 workers = env.integer("WEB_CONCURRENCY", 2, minimum=1)
 threads = env.integer("WEB_THREADS", 8, minimum=1)
 worker_class = "gthread"
+# Idle keep-alive connections stay open longer than clients keep them (httpx 5 s,
+# proxies ~60 s): a server that closes first races the client's next request on it,
+# which then fails without an answer.
+keepalive = 75
 logconfig_dict = gunicorn_logging(*from_env(env))

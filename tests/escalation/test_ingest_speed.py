@@ -182,3 +182,4 @@ def test_gunicorn_runs_threads_sized_by_web_threads(monkeypatch):
     )
     monkeypatch.setenv("WEB_THREADS", "3")
     assert runpy.run_module("oncall.gunicorn_config")["threads"] == 3
+    assert defaults["keepalive"] > 60  # longer than clients keep idle connections
