@@ -44,7 +44,7 @@ ARGS = parser.parse_args()
 ONLY = {int(n) for n in ARGS.only.split(",")}
 WARM, EVENTS = (20, 300) if ARGS.quick else (100, 3000)
 CLIENTS = 16
-DATABASE = "oncall_bench_round2"
+DATABASE = os.environ.get("BENCH_DATABASE", "oncall_bench_round2")  # one per concurrent run
 
 _stack = ExitStack()
 WORK = Path(_stack.enter_context(tempfile.TemporaryDirectory(prefix="round2-")))

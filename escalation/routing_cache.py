@@ -1,5 +1,5 @@
-"""The routing configuration (routes, silences, repos, default policy), read by every
-delivery and cached per process.
+"""The routing configuration (routes, silences, repos, default policy, the match of every
+active watch), read by every delivery and cached per process.
 
 A change to any of these models bumps a generation counter in the shared cache
 (Redis when configured), so every process rebuilds its copy on the next delivery;
@@ -19,7 +19,7 @@ from django.core.cache import cache
 
 from escalation import matching
 from escalation.ingest import Report
-from escalation.models import EscalationPolicy, Repo, Route, Silence
+from escalation.models import EscalationPolicy, Repo, Route, Silence, Watch
 
 GENERATION_KEY = "escalation:config-generation"
 MAX_AGE = 10.0  # seconds
@@ -33,6 +33,11 @@ class Config:
         self.silences = list(Silence.objects.all())
         self.default_policy = EscalationPolicy.objects.filter(is_default=True).first()
         self.repos = {r.name: r for r in Repo.objects.select_related("policy")}
+        self.watches = list(Watch.objects.filter(active=True).values_list("pk", "match"))
+
+    def watched(self, values: list[dict[str, str]]) -> list[int]:
+        """The active watches (their ids) one of these reports' ``fields()`` matches."""
+        return [pk for pk, match in self.watches if any(matching.matches(match, v) for v in values)]
 
     def route(self, report: Report) -> Route | None:
         values = report.fields()
@@ -81,6 +86,15 @@ def invalidate(**kwargs: Any) -> None:
         cache.set(GENERATION_KEY, 1, timeout=None)
 
 
+# A watch's sign of life, its token and its incident change nothing cached here.
+WATCH_STATE = frozenset({"last_seen", "due_at", "incident", "ping_digest", "ping_issued_at"})
+
+
+def _watch_saved(update_fields: frozenset[str] | None = None, **kwargs: Any) -> None:
+    if update_fields is None or not update_fields <= WATCH_STATE:
+        invalidate()
+
+
 def connect() -> None:
     from django.db.models.signals import m2m_changed, post_delete, post_save
 
@@ -88,3 +102,5 @@ def connect() -> None:
         post_save.connect(invalidate, sender=model, dispatch_uid=f"config-{model.__name__}-save")
         post_delete.connect(invalidate, sender=model, dispatch_uid=f"config-{model.__name__}-del")
     m2m_changed.connect(invalidate, sender=Route.forward_to.through, dispatch_uid="config-forward")
+    post_save.connect(_watch_saved, sender=Watch, dispatch_uid="config-Watch-save")
+    post_delete.connect(invalidate, sender=Watch, dispatch_uid="config-Watch-del")

@@ -63,14 +63,14 @@ FALLBACKS: dict[str, Callable[..., Any]] = {
     "get_many": lambda *args: {},
     "has_key": lambda *args: False,
     "incr": lambda key, delta: delta,
+    "count": lambda key, timeout: 1,
     "set_many": lambda *args: None,
     "delete_many": lambda *args: None,
     "clear": lambda *args: False,
 }
 
 
-def _tolerant(name: str) -> Callable[..., Any]:
-    original = getattr(RedisCacheClient, name)
+def _tolerant(name: str, original: Callable[..., Any]) -> Callable[..., Any]:
     fallback = FALLBACKS[name]
 
     def method(self: TolerantClient, *args: Any) -> Any:
@@ -92,10 +92,28 @@ class TolerantClient(RedisCacheClient):
     def __init__(self, servers: list[str], **options: Any) -> None:
         super().__init__(servers, **options)
         self.breaker = _breakers.setdefault(tuple(servers), _Breaker())
+        self._clients: dict[bool, Any] = {}
+
+    def get_client(self, key: Any = None, *, write: bool = False) -> Any:
+        """One ``redis.Redis`` per process (and for reads, one for writes), made once:
+        Django builds a new one (its ~200 response callbacks) for every call. It is
+        thread-safe; its pool hands out the connections."""
+        client = self._clients.get(write)
+        if client is None:
+            client = self._clients[write] = super().get_client(key, write=write)
+        return client
+
+    def count(self, key: str, timeout: int) -> int:
+        """``add(key, 0, timeout)`` then INCR ``key`` in one round trip (the cache's
+        ``add`` and ``incr`` take three)."""
+        with self.get_client(key, write=True).pipeline(transaction=False) as pipe:
+            pipe.set(key, 0, ex=timeout, nx=True)
+            pipe.incr(key)
+            return int(pipe.execute()[1])
 
 
 for _name in FALLBACKS:
-    setattr(TolerantClient, _name, _tolerant(_name))
+    setattr(TolerantClient, _name, _tolerant(_name, getattr(TolerantClient, _name)))
 
 
 class TolerantRedisCache(RedisCache):
@@ -104,3 +122,8 @@ class TolerantRedisCache(RedisCache):
     def __init__(self, server: str, params: dict[str, Any]) -> None:
         super().__init__(server, params)
         self._class = TolerantClient
+
+    def count(self, key: str, timeout: int) -> int:
+        """One more in the counter ``key`` (created with ``timeout``); see TolerantClient."""
+        client: TolerantClient = self._cache  # type: ignore[attr-defined]
+        return int(client.count(self.make_and_validate_key(key), timeout))

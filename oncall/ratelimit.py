@@ -44,8 +44,12 @@ def hit(name: str, rate: str, now: float | None = None) -> float | None:
     window = int(now // period)
     bucket = f"{name}:{window}"
     try:
-        cache.add(bucket, 0, timeout=period + 1)
-        count = cache.incr(bucket)
+        counter = getattr(cache, "count", None)  # Redis (oncall.cache): one round trip
+        if counter is not None:
+            count = counter(bucket, period + 1)
+        else:
+            cache.add(bucket, 0, timeout=period + 1)
+            count = cache.incr(bucket)
     except Exception:  # noqa: BLE001 - Redis down, or the bucket expired meanwhile
         log.warning("rate limit %s not checked: the cache failed", name, exc_info=True)
         return None

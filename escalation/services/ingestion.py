@@ -64,7 +64,7 @@ def accept(reports: list[Report], *, now: datetime | None = None) -> Accepted:
     now = now or timezone.now()
     config = routing.current()
     accepted = Accepted()
-    watches.seen(reports, now)  # success or failure, routed or ignored: a sign of life
+    watches.seen(reports, now, config)  # success or failure, routed or ignored: a sign of life
     for report in reports:
         route = config.route(report)
         if route is not None and route.action == Route.Action.IGNORE:
@@ -81,18 +81,24 @@ def accept(reports: list[Report], *, now: datetime | None = None) -> Accepted:
 
 def _failure(report: Report, route: Route | None, config: routing.Config, now: datetime) -> Outcome:
     key = report.key()
-    incident = _lock_unresolved(key)
+    found = _repeat(key, report, now)
     created = False
-    if incident is None:
+    if found is None:
         try:
             with transaction.atomic():
                 incident = _create(report, route, config, key, now)
                 created = True
         except IntegrityError:  # a concurrent delivery created it first
-            incident = _lock_unresolved(key)
-            assert incident is not None  # noqa: S101 (the conflicting row is committed)
-    if _record_occurrence(incident, report, now):
-        _count(incident, report, now)
+            found = _repeat(key, report, now)
+            assert found is not None  # noqa: S101 (the conflicting row is committed)
+    if found is None:
+        counted = _record_occurrence(incident, report, now)
+        if counted:
+            _bump(incident, report, now)
+    else:
+        incident, counted = found
+    if counted:
+        _counted(incident, report, now)
         zuul_trouble = incident.category == INFRASTRUCTURE
         if not created and zuul_trouble and report.category != INFRASTRUCTURE:
             _reclassify(incident, report, route, now)
@@ -115,6 +121,10 @@ LOCK_FIELDS = (
 )
 
 
+# In the model's field order, as ``Model.from_db`` takes them.
+LOCKED = tuple(f.attname for f in Incident._meta.concrete_fields if f.attname in LOCK_FIELDS)
+
+
 def _lock_unresolved(key: str) -> Incident | None:
     """The unresolved incident of ``key``, row-locked (PostgreSQL) for this transaction;
     only ``LOCK_FIELDS`` are loaded (others load on access)."""
@@ -125,6 +135,30 @@ def _lock_unresolved(key: str) -> Incident | None:
         [key],
     )
     return next(iter(query), None)
+
+
+def _repeat(key: str, report: Report, now: datetime) -> tuple[Incident, bool] | None:
+    """A repeat of the unresolved incident of ``key``: lock it, record the occurrence and
+    count it. None when no incident of ``key`` is open; else the incident (``LOCK_FIELDS``
+    loaded, counted) and whether this delivery was new (False: a retry, not counted)."""
+    if connection.vendor != "postgresql":
+        incident = _lock_unresolved(key)
+        if incident is None:
+            return None
+        counted = _record_occurrence(incident, report, now)
+        if counted:
+            _bump(incident, report, now)
+        return incident, counted
+    # One statement, one round trip: the hot path of a storm of identical failures.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            REPEAT_SQL, [key, *_occurrence_values(report, now), *_bump_values(report, now)]
+        )
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    *values, counted = row
+    return Incident.from_db(connection.alias, LOCKED, values), counted
 
 
 def _create(
@@ -232,41 +266,71 @@ def _reclassify(incident: Incident, report: Report, route: Route | None, now: da
             forwarding.forward(Incident.objects.get(pk=incident.pk), now)
 
 
+OCCURRENCE_INSERT = (
+    f"INSERT INTO {Occurrence._meta.db_table} "
+    "(incident_id, delivery_key, received_at, occurred_at, payload) "
+)
+BUMP = (
+    "occurrences = occurrences + 1, "
+    "last_seen = CASE WHEN last_seen > %s THEN last_seen ELSE %s END, "
+    "result = %s, summary = COALESCE(NULLIF(%s, ''), summary), "
+    "url = COALESCE(NULLIF(%s, ''), url), log_url = COALESCE(NULLIF(%s, ''), log_url)"
+)
+_incidents = Incident._meta.db_table
+_returned = ", ".join(
+    f"COALESCE(counted.{f}, target.{f})" if f in ("occurrences", "last_seen") else f"target.{f}"
+    for f in LOCKED
+)
+REPEAT_SQL = (
+    f"WITH target AS (SELECT {', '.join(LOCKED)} FROM {_incidents} "  # noqa: S608
+    "WHERE dedup_key = %s AND state <> 'resolved' FOR UPDATE), "
+    f"added AS ({OCCURRENCE_INSERT} SELECT id, %s, %s, %s, %s FROM target "
+    "ON CONFLICT (incident_id, delivery_key) DO NOTHING RETURNING incident_id), "
+    f"counted AS (UPDATE {_incidents} SET {BUMP} "
+    "WHERE id IN (SELECT incident_id FROM added) RETURNING id, occurrences, last_seen) "
+    f"SELECT {_returned}, counted.id IS NOT NULL FROM target LEFT JOIN counted USING (id)"
+)
+
+
+def _occurrence_values(report: Report, now: datetime) -> list[Any]:
+    return [
+        report.delivery_key or uuid.uuid4().hex,
+        now,
+        report.occurred_at,
+        Occurrence._meta.get_field("payload").get_db_prep_value(
+            report.payload, connection, prepared=False
+        ),
+    ]
+
+
+def _bump_values(report: Report, now: datetime) -> list[Any]:
+    return [now, now, report.result, report.summary, report.url, report.log_url]
+
+
 def _record_occurrence(incident: Incident, report: Report, now: datetime) -> bool:
     """Insert the occurrence; False when this delivery was seen before (a retry)."""
-    table = Occurrence._meta.db_table
     with connection.cursor() as cursor:
         cursor.execute(
-            f"INSERT INTO {table} (incident_id, delivery_key, received_at, occurred_at, payload) "  # noqa: S608
-            "VALUES (%s, %s, %s, %s, %s) ON CONFLICT (incident_id, delivery_key) DO NOTHING "
-            "RETURNING id",
-            [
-                incident.pk,
-                report.delivery_key or uuid.uuid4().hex,
-                now,
-                report.occurred_at,
-                Occurrence._meta.get_field("payload").get_db_prep_value(
-                    report.payload, connection, prepared=False
-                ),
-            ],
+            f"{OCCURRENCE_INSERT} VALUES (%s, %s, %s, %s, %s) "
+            "ON CONFLICT (incident_id, delivery_key) DO NOTHING RETURNING id",
+            [incident.pk, *_occurrence_values(report, now)],
         )
         return cursor.fetchone() is not None
 
 
-def _count(incident: Incident, report: Report, now: datetime) -> None:
+def _bump(incident: Incident, report: Report, now: datetime) -> None:
     """Bump the counter in the database and keep the latest report's details."""
-    table = Incident._meta.db_table
     with connection.cursor() as cursor:
         cursor.execute(
-            f"UPDATE {table} SET occurrences = occurrences + 1, "  # noqa: S608
-            "last_seen = CASE WHEN last_seen > %s THEN last_seen ELSE %s END, "
-            "result = %s, summary = COALESCE(NULLIF(%s, ''), summary), "
-            "url = COALESCE(NULLIF(%s, ''), url), log_url = COALESCE(NULLIF(%s, ''), log_url) "
-            "WHERE id = %s RETURNING occurrences",
-            [now, now, report.result, report.summary, report.url, report.log_url, incident.pk],
+            f"UPDATE {_incidents} SET {BUMP} WHERE id = %s RETURNING occurrences",  # noqa: S608
+            [*_bump_values(report, now), incident.pk],
         )
         (incident.occurrences,) = cursor.fetchone()
     incident.last_seen = max(incident.last_seen, now)
+
+
+def _counted(incident: Incident, report: Report, now: datetime) -> None:
+    """What follows a counted occurrence: the hooks, a timeline line now and then, pruning."""
     incident.result = report.result
     changes.incident_changed(incident.pk)
     if incident.occurrences in TIMELINE_OCCURRENCES:

@@ -78,23 +78,25 @@ def _duration(delta: timedelta) -> str:
 # Signs of life -------------------------------------------------------------------
 
 
-def seen(reports: Iterable[Report], now: datetime) -> int:
+def seen(reports: Iterable[Report], now: datetime, config: routing.Config | None = None) -> int:
     """Mark every active watch a report matches as up; return how many changed. Runs in the
     caller's transaction (the report and its sign of life commit together)."""
     values = [r.fields() for r in reports]
     if not values:
         return 0
+    matched = (config or routing.current()).watched(values)  # the matches, cached per process
+    if not matched:
+        return 0
     recent = now - FRESH
-    candidates = Watch.objects.filter(active=True).values_list(
-        "pk", "match", "last_seen", "incident_id"
+    candidates = Watch.objects.filter(pk__in=matched, active=True).values_list(
+        "pk", "last_seen", "incident_id"
     )
     ids = [
         pk
-        for pk, match, last_seen, incident_id in candidates
+        for pk, last_seen, incident_id in candidates
         # Seen within the last second and not overdue: nothing to change, and no row
         # lock, so a storm of reports does not queue up behind one watch.
         if not (incident_id is None and last_seen is not None and last_seen >= recent)
-        and any(matching.matches(match, v) for v in values)
     ]
     for watch in Watch.objects.select_for_update().filter(pk__in=ids).order_by("pk"):
         alive(watch, now)

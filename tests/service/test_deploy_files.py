@@ -108,6 +108,17 @@ def test_config_passes_without_env_file_when_the_secret_comes_from_the_shell(tmp
     assert web["ONCALL_BASE_URL"] == "http://localhost:8000"
 
 
+def test_scaled_web_replicas_publish_one_port_each_from_a_range(tmp_path):
+    # `--scale web=2` needs a host port per replica (docs/operations.md, "Scaling out").
+    config = compose_config(
+        tmp_path, SECRET_KEY="s", PORT="8000-8001", ONCALL_BASE_URL="http://balancer"
+    )
+
+    (published,) = config["services"]["web"]["ports"]
+    assert (published["published"], published["target"]) == ("8000-8001", 8000)
+    assert "ports" not in config["services"]["worker"]
+
+
 def test_migrations_run_once_in_a_one_shot_service_that_the_others_wait_for(tmp_path):
     config = compose_config(tmp_path, SECRET_KEY="s")
     services = app_services(config)
